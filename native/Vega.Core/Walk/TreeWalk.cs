@@ -1,0 +1,511 @@
+using System.Runtime.InteropServices;
+using Vega.Core.Interop;
+
+namespace Vega.Core.Walk;
+
+/// <summary>
+/// A parallel walk of a directory tree, running on its own worker threads.
+/// Workers share one stack of directories to read. Each directory's group is appended to the output
+/// stream before its subdirectories are scheduled, so a parent always precedes its children in the
+/// stream (os.walk's top-down order) without buffering the tree. Output is handed over in batches
+/// (bounded: workers wait while the consumer is behind), so memory stays bounded on any tree size.
+/// </summary>
+public sealed unsafe class TreeWalk : IDisposable
+{
+    private const int ReadBufferSize = 64 * 1024;
+    private const int MaxReadyBatches = 4;
+    private const int BlobLimit = 8 * 1024 * 1024;
+    private const int DefaultBatchEntries = 32 * 1024;
+    private const int PartialBatchWaitMs = 20;
+
+    private sealed class DirNode(byte[] pathZ, long id, long parentId, int depth, int childIndex, DirNode? parent, bool viaLink)
+    {
+        public readonly byte[] PathZ = pathZ;
+        public readonly long Id = id;
+        public readonly long ParentId = parentId;
+        public readonly int Depth = depth;
+        public readonly int ChildIndex = childIndex;
+        public readonly DirNode? Parent = parent; // kept only when following links, for loop detection
+        public readonly bool ViaLink = viaLink;
+        public long Dev, Ino;
+    }
+
+    private readonly WalkOptions _options;
+    private readonly int _batchEntries;
+    private readonly bool _needLstat;
+    private readonly bool _classifyLinks;
+
+    private readonly Stack<DirNode> _work = new();
+    private int _pending; // directories queued or being read; guarded by _work
+    private long _nextId;
+
+    private readonly object _output = new();
+    private readonly Queue<WalkBatch> _ready = new();
+    private WalkBatch _current;
+    private int _liveWorkers;
+    private bool _finished;
+
+    private volatile bool _cancelled;
+    private Exception? _fault;
+
+    private long _directories, _entries, _bytes, _errors;
+    private CountTotals _totals;
+    private readonly HashSet<(long Dev, long Ino)> _seenHardLinks = new();
+
+    private readonly Thread[] _threads;
+
+    private TreeWalk(WalkOptions options, byte[] rootZ, in StatxBuffer rootStat)
+    {
+        _options = options;
+        _batchEntries = options.BatchEntries > 0 ? options.BatchEntries : DefaultBatchEntries;
+        _needLstat = options.Stat || options.Output == WalkOutput.Count;
+        _classifyLinks = options.ClassifyLinks || options.FollowLinks;
+        _current = NewBatch();
+
+        if (options.Output == WalkOutput.Count)
+        {
+            _totals.ApparentBytes = (long)rootStat.Size;
+            _totals.DiskBytes = (long)rootStat.Blocks * 512;
+        }
+        var root = new DirNode(rootZ, _nextId++, -1, 0, -1, null, viaLink: true) { Dev = rootStat.Dev, Ino = (long)rootStat.Ino };
+        _work.Push(root);
+        _pending = 1;
+
+        int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
+        _threads = new Thread[threads];
+        _liveWorkers = threads;
+        for (int i = 0; i < threads; i++)
+        {
+            _threads[i] = new Thread(Work, 256 * 1024) { IsBackground = true, Name = "vega-walk" };
+        }
+        foreach (var thread in _threads) thread.Start();
+    }
+
+    /// <summary>
+    /// Starts walking <paramref name="root"/> (raw path bytes). The root is checked before any thread
+    /// starts, so a missing root, a file, or an unreadable directory fails here with its errno.
+    /// </summary>
+    public static TreeWalk Start(ReadOnlySpan<byte> root, WalkOptions options)
+    {
+        if (root.IndexOf((byte)0) >= 0) throw new ArgumentException("path contains a NUL byte");
+        if (options.Threads < 0 || options.Threads > 1024) throw new ArgumentException("threads must be between 0 and 1024");
+        if (options.MaxDepth < 0) throw new ArgumentException("max_depth must not be negative");
+        byte[] rootZ = new byte[root.Length + 1];
+        root.CopyTo(rootZ);
+
+        int fd = PosixDirectory.Open(rootZ, noFollow: false);
+        if (fd < 0) throw new PosixException(-fd, root.ToArray());
+        StatxBuffer stat;
+        int errno = PosixDirectory.StatFd(fd, &stat);
+        Libc.Close(fd);
+        if (errno != 0) throw new PosixException(errno, root.ToArray());
+        return new TreeWalk(options, rootZ, stat);
+    }
+
+    public WalkProgress Progress => new(
+        Interlocked.Read(ref _directories), Interlocked.Read(ref _entries),
+        Interlocked.Read(ref _bytes), Interlocked.Read(ref _errors));
+
+    /// <summary>Totals of a <see cref="WalkOutput.Count"/> walk; complete once the stream is finished.</summary>
+    public CountTotals Totals
+    {
+        get { lock (_output) return _totals with { Errors = Interlocked.Read(ref _errors) }; }
+    }
+
+    /// <summary>
+    /// Takes the next batch, waiting up to <paramref name="timeoutMs"/> (-1: forever). Returns true when
+    /// the stream is finished (and <paramref name="batch"/> is null). A null batch with false means the
+    /// wait timed out. Throws <see cref="OperationCanceledException"/> after <see cref="Cancel"/>.
+    /// </summary>
+    public bool TryTakeBatch(int timeoutMs, out WalkBatch? batch)
+    {
+        long deadline = timeoutMs < 0 ? long.MaxValue : Environment.TickCount64 + timeoutMs;
+        lock (_output)
+        {
+            while (true)
+            {
+                if (_fault is not null) throw new InvalidOperationException("the walk failed: " + _fault.Message, _fault);
+                if (_cancelled) throw new OperationCanceledException();
+                if (_ready.Count > 0)
+                {
+                    batch = _ready.Dequeue();
+                    Monitor.PulseAll(_output);
+                    return false;
+                }
+                if (_finished) { batch = null; return true; }
+                long remaining = deadline - Environment.TickCount64;
+                if (remaining <= 0) { batch = null; return false; }
+                bool signalled = Monitor.Wait(_output, (int)Math.Min(remaining, PartialBatchWaitMs));
+                if (!signalled && _ready.Count == 0 && _current.GroupCount > 0)
+                {
+                    // The consumer is ahead of the workers: hand over what is there rather than wait for a full batch.
+                    batch = _current;
+                    _current = NewBatch();
+                    return false;
+                }
+            }
+        }
+    }
+
+    public void Cancel()
+    {
+        _cancelled = true;
+        lock (_work) Monitor.PulseAll(_work);
+        lock (_output) Monitor.PulseAll(_output);
+    }
+
+    /// <summary>Cancels if still running and waits briefly for the workers to leave.</summary>
+    public void Dispose()
+    {
+        Cancel();
+        foreach (var thread in _threads) thread.Join(TimeSpan.FromSeconds(2));
+    }
+
+    private WalkBatch NewBatch() => new(Math.Min(_batchEntries, 4096), _options.Stat);
+
+    private void Work()
+    {
+        var scratch = new Scratch(_options.Stat);
+        var local = default(CountTotals);
+        try
+        {
+            while (TakeDirectory(out var node))
+            {
+                List<DirNode> children = ReadDirectory(node, scratch, ref local);
+                lock (_work)
+                {
+                    foreach (var child in children) _work.Push(child);
+                    _pending += children.Count - 1;
+                    if (children.Count > 0 || _pending == 0) Monitor.PulseAll(_work);
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            lock (_output) _fault ??= e;
+            Cancel();
+        }
+        finally
+        {
+            scratch.Dispose();
+            lock (_output)
+            {
+                _totals.Add(local);
+                if (--_liveWorkers == 0)
+                {
+                    if (_current.GroupCount > 0) _ready.Enqueue(_current);
+                    _finished = true;
+                }
+                Monitor.PulseAll(_output);
+            }
+        }
+    }
+
+    private bool TakeDirectory(out DirNode node)
+    {
+        lock (_work)
+        {
+            while (true)
+            {
+                if (_cancelled) break;
+                if (_work.Count > 0) { node = _work.Pop(); return true; }
+                if (_pending == 0) break;
+                Monitor.Wait(_work);
+            }
+        }
+        node = null!;
+        return false;
+    }
+
+    private List<DirNode> ReadDirectory(DirNode node, Scratch s, ref CountTotals totals)
+    {
+        s.Reset();
+        // A real subdirectory is opened with O_NOFOLLOW: if it was swapped for a symlink since it was
+        // listed, the walk does not escape into wherever that link points.
+        int fd = PosixDirectory.Open(node.PathZ, noFollow: !node.ViaLink);
+        if (fd < 0)
+        {
+            EmitError(node.PathZ.AsSpan(0, node.PathZ.Length - 1), -fd, node.Id, node.ParentId, node.ChildIndex);
+            return s.Children;
+        }
+
+        int readErrno = 0;
+        try
+        {
+            if (_options.FollowLinks && node.Id != 0)
+            {
+                StatxBuffer self;
+                if (PosixDirectory.StatFd(fd, &self) == 0) { node.Dev = self.Dev; node.Ino = (long)self.Ino; }
+            }
+            s.SetPrefix(node.PathZ);
+            readErrno = ReadEntries(fd, node, s, ref totals);
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+
+        if (_cancelled) return s.Children;
+        if (readErrno != 0)
+        {
+            s.Children.Clear();
+            EmitError(node.PathZ.AsSpan(0, node.PathZ.Length - 1), readErrno, node.Id, node.ParentId, node.ChildIndex);
+            return s.Children;
+        }
+
+        Interlocked.Increment(ref _directories);
+        Interlocked.Add(ref _entries, s.Dirs.Kinds.Count + s.Others.Kinds.Count);
+        if (_options.Output != WalkOutput.Count) EmitGroup(node, s);
+        foreach (var (childPath, errno, childIndex) in s.Loops)
+        {
+            EmitError(childPath, errno, Interlocked.Increment(ref _nextId), node.Id, childIndex);
+        }
+        return s.Children;
+    }
+
+    /// <summary>Reads all entries of an open directory into the scratch; returns 0 or the errno of a failed read.</summary>
+    private int ReadEntries(int fd, DirNode node, Scratch s, ref CountTotals totals)
+    {
+        byte* buffer = s.ReadBuffer;
+        while (!_cancelled)
+        {
+            nint read = Libc.GetDents64(fd, buffer, ReadBufferSize);
+            if (read == 0) return 0;
+            if (read < 0)
+            {
+                int errno = PosixDirectory.LastErrno();
+                if (errno == Libc.EINTR) continue;
+                return errno;
+            }
+            for (nint offset = 0; offset < read;)
+            {
+                // struct linux_dirent64 { u64 d_ino; s64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
+                byte* record = buffer + offset;
+                offset += *(ushort*)(record + 16);
+                byte* nameZ = record + 19;
+                var name = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(nameZ);
+                if (name.Length <= 2 && name[0] == (byte)'.' && (name.Length == 1 || name[1] == (byte)'.')) continue;
+                AddEntry(fd, node, nameZ, name, record[18], s, ref totals);
+            }
+        }
+        return 0;
+    }
+
+    private void AddEntry(int fd, DirNode node, byte* nameZ, ReadOnlySpan<byte> name, byte dType, Scratch s, ref CountTotals totals)
+    {
+        EntryKind kind = EntryKinds.FromDType(dType);
+        StatxBuffer stat = default;
+        bool haveStat = false;
+        if (_needLstat || kind == EntryKind.Unknown)
+        {
+            haveStat = PosixDirectory.StatAt(fd, nameZ, follow: false, &stat) == 0;
+            if (haveStat) kind = EntryKinds.FromMode(stat.Mode);
+        }
+
+        bool isDir = kind == EntryKind.Directory;
+        bool viaLink = false;
+        long dev = 0, ino = 0;
+        if (kind == EntryKind.Symlink && _classifyLinks)
+        {
+            StatxBuffer target;
+            if (PosixDirectory.StatAt(fd, nameZ, follow: true, &target) == 0 && (target.Mode & 0xF000) == 0x4000)
+            {
+                isDir = true;
+                viaLink = true;
+                dev = target.Dev;
+                ino = (long)target.Ino;
+            }
+        }
+
+        if (_options.Output == WalkOutput.Count)
+        {
+            if (haveStat) CountEntry(kind, stat, ref totals);
+        }
+        else
+        {
+            var part = isDir ? s.Dirs : s.Others;
+            if (_options.Output == WalkOutput.Paths) part.Blob.AddRange(s.Prefix);
+            part.Blob.AddRange(name);
+            part.Blob.Add(0);
+            part.Kinds.Add((byte)kind);
+            if (_options.Stat) AddStat(part, haveStat, stat);
+        }
+
+        if (!isDir) return;
+        int childIndex = s.DirCount++;
+        bool descend = (!viaLink || _options.FollowLinks) && (_options.MaxDepth == 0 || node.Depth + 1 < _options.MaxDepth);
+        if (!descend) return;
+
+        byte[] childZ = s.ChildPath(name);
+        if (viaLink && IsAncestor(node, dev, ino))
+        {
+            s.Loops.Add((childZ.AsMemory(0, childZ.Length - 1).ToArray(), Libc.ELOOP, childIndex));
+            return;
+        }
+        s.Children.Add(new DirNode(childZ, Interlocked.Increment(ref _nextId), node.Id, node.Depth + 1, childIndex,
+            _options.FollowLinks ? node : null, viaLink) { Dev = dev, Ino = ino });
+    }
+
+    private static bool IsAncestor(DirNode node, long dev, long ino)
+    {
+        for (DirNode? a = node; a is not null; a = a.Parent)
+        {
+            if (a.Dev == dev && a.Ino == ino) return true;
+        }
+        return false;
+    }
+
+    private void AddStat(Scratch.Part part, bool haveStat, in StatxBuffer stat)
+    {
+        if (!haveStat)
+        {
+            for (int i = 0; i < WalkBatch.StatFields; i++) part.Stats.Add(-1);
+            return;
+        }
+        part.Stats.Add((long)stat.Size);
+        part.Stats.Add(stat.MtimeNs);
+        part.Stats.Add(stat.Mode);
+        part.Stats.Add((long)stat.Ino);
+        part.Stats.Add(stat.Dev);
+        part.Stats.Add(stat.NLink);
+        part.StatBytes += (long)stat.Size;
+    }
+
+    private void CountEntry(EntryKind kind, in StatxBuffer stat, ref CountTotals totals)
+    {
+        switch (kind)
+        {
+            case EntryKind.File: totals.Files++; break;
+            case EntryKind.Directory: totals.Directories++; break;
+            case EntryKind.Symlink: totals.Symlinks++; break;
+            default: totals.Others++; break;
+        }
+        if (kind != EntryKind.Directory && stat.NLink > 1)
+        {
+            lock (_seenHardLinks)
+            {
+                if (!_seenHardLinks.Add((stat.Dev, (long)stat.Ino))) return;
+            }
+        }
+        totals.ApparentBytes += (long)stat.Size;
+        totals.DiskBytes += (long)stat.Blocks * 512;
+    }
+
+    private void EmitGroup(DirNode node, Scratch s)
+    {
+        int dirs = s.Dirs.Kinds.Count;
+        int entries = dirs + s.Others.Kinds.Count;
+        Interlocked.Add(ref _bytes, s.Dirs.StatBytes + s.Others.StatBytes);
+        lock (_output)
+        {
+            if (!WaitForRoom()) return;
+            var b = _current;
+            b.GroupData.Add(node.Id);
+            b.GroupData.Add(node.ParentId);
+            b.GroupData.Add(dirs);
+            b.GroupData.Add(entries);
+            b.GroupData.Add(0);
+            b.GroupData.Add(node.ChildIndex);
+            b.BlobData.AddRange(node.PathZ);
+            foreach (var part in (ReadOnlySpan<Scratch.Part>)[s.Dirs, s.Others])
+            {
+                b.BlobData.AddRange(part.Blob.Span);
+                b.KindData.AddRange(part.Kinds.Span);
+                if (_options.Stat) b.StatData.AddRange(part.Stats.Span);
+            }
+            SealIfFull();
+        }
+    }
+
+    private void EmitError(ReadOnlySpan<byte> path, int errno, long id, long parentId, int childIndex)
+    {
+        Interlocked.Increment(ref _errors);
+        lock (_output)
+        {
+            if (!WaitForRoom()) return;
+            var b = _current;
+            b.GroupData.Add(id);
+            b.GroupData.Add(parentId);
+            b.GroupData.Add(0);
+            b.GroupData.Add(0);
+            b.GroupData.Add(errno);
+            b.GroupData.Add(childIndex);
+            b.BlobData.AddRange(path);
+            b.BlobData.Add(0);
+            SealIfFull();
+        }
+    }
+
+    /// <summary>Under the output lock: waits while the consumer is behind. False if cancelled.</summary>
+    private bool WaitForRoom()
+    {
+        while (_ready.Count >= MaxReadyBatches && !_cancelled) Monitor.Wait(_output);
+        return !_cancelled;
+    }
+
+    private void SealIfFull()
+    {
+        var b = _current;
+        if (b.EntryCount >= _batchEntries || b.BlobData.Count >= BlobLimit || b.GroupCount >= _batchEntries)
+        {
+            _ready.Enqueue(b);
+            _current = NewBatch();
+            Monitor.PulseAll(_output);
+        }
+    }
+
+    /// <summary>Per-worker buffers, reused for every directory the worker reads.</summary>
+    private sealed class Scratch : IDisposable
+    {
+        public sealed class Part(bool stat)
+        {
+            public GrowableBuffer<byte> Blob = new(4096);
+            public GrowableBuffer<byte> Kinds = new(256);
+            public GrowableBuffer<long> Stats = new(stat ? 256 * WalkBatch.StatFields : 0);
+            public long StatBytes;
+
+            public void Reset() { Blob.Clear(); Kinds.Clear(); Stats.Clear(); StatBytes = 0; }
+        }
+
+        public readonly Part Dirs;
+        public readonly Part Others;
+        public readonly List<DirNode> Children = new();
+        public readonly List<(byte[] Path, int Errno, int ChildIndex)> Loops = new();
+        public readonly byte* ReadBuffer = (byte*)NativeMemory.Alloc(ReadBufferSize);
+        public int DirCount;
+        private GrowableBuffer<byte> _prefix = new(256);
+
+        public Scratch(bool stat) { Dirs = new Part(stat); Others = new Part(stat); }
+
+        /// <summary>The directory path followed by '/', unless it already ends with one (as "/" does).</summary>
+        public ReadOnlySpan<byte> Prefix => _prefix.Span;
+
+        public void SetPrefix(byte[] pathZ)
+        {
+            _prefix.Clear();
+            var path = pathZ.AsSpan(0, pathZ.Length - 1);
+            _prefix.AddRange(path);
+            if (path.Length == 0 || path[^1] != (byte)'/') _prefix.Add((byte)'/');
+        }
+
+        public byte[] ChildPath(ReadOnlySpan<byte> name)
+        {
+            var prefix = _prefix.Span;
+            byte[] path = new byte[prefix.Length + name.Length + 1];
+            prefix.CopyTo(path);
+            name.CopyTo(path.AsSpan(prefix.Length));
+            return path;
+        }
+
+        public void Reset()
+        {
+            Dirs.Reset();
+            Others.Reset();
+            Children.Clear();
+            Loops.Clear();
+            DirCount = 0;
+        }
+
+        public void Dispose() => NativeMemory.Free(ReadBuffer);
+    }
+}

@@ -1,0 +1,35 @@
+namespace Vega.Core.Walk;
+
+public enum WalkOutput
+{
+    /// <summary>Per directory: its path, then the names of its entries (directories first). For os.walk.</summary>
+    Names,
+    /// <summary>Per directory: its path, then the full paths of its entries. For columnar listings.</summary>
+    Paths,
+    /// <summary>No listing: only totals (and per-directory errors). For du-like counting.</summary>
+    Count,
+}
+
+/// <summary>How a <see cref="TreeWalk"/> reads a tree.</summary>
+public readonly record struct WalkOptions
+{
+    public WalkOutput Output { get; init; }
+
+    /// <summary>Descend into symbolic links that point to directories (loops are detected and reported).</summary>
+    public bool FollowLinks { get; init; }
+
+    /// <summary>lstat every entry and report size, mtime, mode, inode, device and link count.</summary>
+    public bool Stat { get; init; }
+
+    /// <summary>Count symbolic links to directories among a directory's subdirectories, as os.walk does.</summary>
+    public bool ClassifyLinks { get; init; }
+
+    /// <summary>Deepest entry depth listed (entries directly in the root are depth 1); 0 means unlimited.</summary>
+    public int MaxDepth { get; init; }
+
+    /// <summary>Worker threads; 0 means one per processor.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Entries per output batch before it is handed over (a single large directory may exceed it).</summary>
+    public int BatchEntries { get; init; }
+}

@@ -1,0 +1,209 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Vega.Core.Walk;
+
+namespace Vega.Native;
+
+/// <summary>
+/// The C entry points declared in native/include/vega.h. Each one validates, calls one Vega.Core API,
+/// marshals the result and maps exceptions to a status: no managed exception ever leaves this file.
+/// </summary>
+public static unsafe class Exports
+{
+    /// <summary>Bump on any change to vega.h; the Python package refuses a library with another value.</summary>
+    public const int AbiVersion = 1;
+
+    private static readonly byte* s_version = StaticString(
+        typeof(Exports).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            is [System.Reflection.AssemblyInformationalVersionAttribute v, ..] ? v.InformationalVersion : "0.0.0");
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_abi_version")]
+    public static int AbiVersionExport() => AbiVersion;
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_library_version")]
+    public static int LibraryVersion(byte** text, nuint* length)
+    {
+        if (text == null || length == null) return Status.Invalid("null out-pointer");
+        *text = s_version;
+        *length = (nuint)MemoryMarshal.CreateReadOnlySpanFromNullTerminated(s_version).Length;
+        return Status.Ok;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_error_last")]
+    public static int ErrorLast(int* errno, byte** message, nuint* messageLength, byte** path, nuint* pathLength)
+    {
+        if (errno == null || message == null || messageLength == null || path == null || pathLength == null) return Status.InvalidArgument;
+        LastError.Get(errno, message, messageLength, path, pathLength);
+        return Status.Ok;
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_walk_start")]
+    public static int WalkStart(byte* root, nuint rootLength, int output, int flags, int maxDepth, int threads, long* job)
+    {
+        try
+        {
+            if (root == null || job == null) return Status.Invalid("null pointer argument");
+            if (output is < 0 or > 2) return Status.Invalid($"unknown walk output {output}");
+            if ((flags & ~0x7) != 0) return Status.Invalid($"unknown walk flags 0x{flags:x}");
+            if (rootLength > int.MaxValue) return Status.Invalid("path too long");
+            var options = new WalkOptions
+            {
+                Output = (WalkOutput)output,
+                FollowLinks = (flags & 1) != 0,
+                Stat = (flags & 2) != 0,
+                ClassifyLinks = (flags & 4) != 0,
+                MaxDepth = maxDepth,
+                Threads = threads,
+            };
+            var walk = TreeWalk.Start(new ReadOnlySpan<byte>(root, (int)rootLength), options);
+            *job = Handles.Add(walk);
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_walk_next")]
+    public static int WalkNext(long job, int timeoutMs, Batch** batch, int* finished)
+    {
+        try
+        {
+            if (batch == null || finished == null) return Status.Invalid("null out-pointer");
+            *batch = null;
+            *finished = 0;
+            if (!Handles.TryGet(job, out TreeWalk walk)) return Status.Invalid("not a live walk job");
+            bool done = walk.TryTakeBatch(timeoutMs, out var taken);
+            *finished = done ? 1 : 0;
+            if (taken is not null) *batch = Batch.Copy(taken);
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_walk_progress")]
+    public static int WalkProgressExport(long job, long* counters)
+    {
+        try
+        {
+            if (counters == null) return Status.Invalid("null out-pointer");
+            if (!Handles.TryGet(job, out TreeWalk walk)) return Status.Invalid("not a live walk job");
+            var p = walk.Progress;
+            counters[0] = p.Directories;
+            counters[1] = p.Entries;
+            counters[2] = p.Bytes;
+            counters[3] = p.Errors;
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_walk_totals")]
+    public static int WalkTotals(long job, long* totals)
+    {
+        try
+        {
+            if (totals == null) return Status.Invalid("null out-pointer");
+            if (!Handles.TryGet(job, out TreeWalk walk)) return Status.Invalid("not a live walk job");
+            var t = walk.Totals;
+            totals[0] = t.Files;
+            totals[1] = t.Directories;
+            totals[2] = t.Symlinks;
+            totals[3] = t.Others;
+            totals[4] = t.ApparentBytes;
+            totals[5] = t.DiskBytes;
+            totals[6] = t.Errors;
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_walk_cancel")]
+    public static int WalkCancel(long job)
+    {
+        try
+        {
+            if (!Handles.TryGet(job, out TreeWalk walk)) return Status.Invalid("not a live walk job");
+            walk.Cancel();
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_walk_free")]
+    public static int WalkFree(long job)
+    {
+        try
+        {
+            if (!Handles.TryRemove(job, out TreeWalk walk)) return Status.Invalid("not a live walk job");
+            walk.Dispose();
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_batch_free")]
+    public static int BatchFree(Batch* batch)
+    {
+        NativeMemory.Free(batch);
+        return Status.Ok;
+    }
+
+    private static byte* StaticString(string text)
+    {
+        int length = System.Text.Encoding.UTF8.GetByteCount(text);
+        byte* memory = (byte*)NativeMemory.Alloc((nuint)length + 1);
+        System.Text.Encoding.UTF8.GetBytes(text, new Span<byte>(memory, length));
+        memory[length] = 0;
+        return memory;
+    }
+}
+
+/// <summary>
+/// <c>vega_batch</c>: the header and all its arrays live in one native allocation, freed by vega_batch_free.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct Batch
+{
+    public long GroupCount;
+    public long* Groups;
+    public long EntryCount;
+    public byte* Kinds;
+    public long* Stats;
+    public long BlobSize;
+    public byte* Blob;
+
+    internal static Batch* Copy(WalkBatch source)
+    {
+        var groups = source.Groups;
+        var kinds = source.Kinds;
+        var stats = source.Stats;
+        var blob = source.Blob;
+        nuint header = Align((nuint)sizeof(Batch));
+        nuint groupsSize = (nuint)groups.Length * sizeof(long);
+        nuint statsSize = (nuint)stats.Length * sizeof(long);
+        nuint kindsSize = Align((nuint)kinds.Length);
+        nuint total = header + groupsSize + statsSize + kindsSize + (nuint)blob.Length + 1;
+
+        byte* memory = (byte*)NativeMemory.Alloc(total);
+        var batch = (Batch*)memory;
+        byte* cursor = memory + header;
+        batch->GroupCount = source.GroupCount;
+        batch->Groups = (long*)cursor;
+        groups.CopyTo(new Span<long>(cursor, groups.Length));
+        cursor += groupsSize;
+        batch->Stats = source.HasStat ? (long*)cursor : null;
+        stats.CopyTo(new Span<long>(cursor, stats.Length));
+        cursor += statsSize;
+        batch->EntryCount = source.EntryCount;
+        batch->Kinds = cursor;
+        kinds.CopyTo(new Span<byte>(cursor, kinds.Length));
+        cursor += kindsSize;
+        batch->BlobSize = blob.Length;
+        batch->Blob = cursor;
+        blob.CopyTo(new Span<byte>(cursor, blob.Length));
+        cursor[blob.Length] = 0;
+        return batch;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nuint Align(nuint size) => (size + 7) & ~(nuint)7;
+}

@@ -1,0 +1,131 @@
+/*
+ * vega.h: the C ABI of libvega, the NativeAOT engine behind the vegafs Python package.
+ *
+ * This header is the one statement of the boundary. The Python package builds its cffi
+ * declarations from the section between the CDEF markers below (plain C, no macros but
+ * integer #defines), and tests/test_abi.py checks that the built library exports exactly
+ * the functions declared here.
+ *
+ * Rules (docs/architecture.md explains each):
+ *  - Every function returns an int32_t status (VEGA_OK = 0) and writes results through
+ *    out-pointers. On failure, vega_error_last() on the same thread describes the error.
+ *  - Paths are byte strings with an explicit length (no NUL inside); they are never decoded.
+ *  - Results come in bulk: one call fills one vega_batch, which the caller frees with
+ *    vega_batch_free. Nothing else returned by the library is owned by the caller.
+ *  - Long work is a job: start -> next/progress (poll) -> free, with cancel from any thread.
+ *    Jobs are int64_t ids; a stale id gives VEGA_ERR_INVALID_ARGUMENT, never a crash.
+ *  - The library must never be unloaded (it is linked with -z nodelete); after fork() it
+ *    must not be called in the child.
+ */
+#ifndef VEGA_H
+#define VEGA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* BEGIN CDEF */
+#define VEGA_ABI_VERSION 1
+
+/* Status codes. */
+#define VEGA_OK 0
+#define VEGA_ERR_INVALID_ARGUMENT 1
+#define VEGA_ERR_NOT_FOUND 2
+#define VEGA_ERR_PERMISSION 3
+#define VEGA_ERR_NOT_A_DIRECTORY 4
+#define VEGA_ERR_OS 5
+#define VEGA_ERR_CANCELLED 6
+#define VEGA_ERR_INTERNAL 7
+
+/* Walk outputs: what each group of a batch carries. */
+#define VEGA_WALK_NAMES 0   /* directory path, then entry names (directories first) */
+#define VEGA_WALK_PATHS 1   /* directory path, then entry full paths (directories first) */
+#define VEGA_WALK_COUNT 2   /* no listing: totals via vega_walk_totals, groups only for errors */
+
+/* Walk flags. */
+#define VEGA_WALK_FOLLOW_LINKS 1    /* descend into symlinks to directories (loops reported as ELOOP) */
+#define VEGA_WALK_STAT 2            /* lstat each entry: fills vega_batch.stats */
+#define VEGA_WALK_CLASSIFY_LINKS 4  /* count symlinks to directories as directories, as os.walk does */
+
+/* Entry kinds (vega_batch.kinds), from lstat. */
+#define VEGA_KIND_UNKNOWN 0
+#define VEGA_KIND_FILE 1
+#define VEGA_KIND_DIRECTORY 2
+#define VEGA_KIND_SYMLINK 3
+#define VEGA_KIND_FIFO 4
+#define VEGA_KIND_SOCKET 5
+#define VEGA_KIND_CHAR_DEVICE 6
+#define VEGA_KIND_BLOCK_DEVICE 7
+
+#define VEGA_GROUP_FIELDS 6  /* id, parent id (-1: root), directory count, entry count, errno, index in parent's directories */
+#define VEGA_STAT_FIELDS 6   /* size, mtime_ns, mode, inode, device, nlink; all -1 if the entry vanished */
+#define VEGA_PROGRESS_FIELDS 4  /* directories read, entries seen, bytes seen (with STAT), errors */
+#define VEGA_TOTALS_FIELDS 7    /* files, directories, symlinks, others, apparent bytes, disk bytes, errors */
+
+/*
+ * A run of directory groups in stream order (a parent group always precedes its children's).
+ * blob holds, per group, the directory path and then entry_count strings, each NUL-terminated.
+ * A group with errno != 0 could not be read: it has no entries and its blob string is its path.
+ * Owned by the caller; one vega_batch_free releases the header and every array.
+ */
+typedef struct vega_batch {
+    int64_t group_count;
+    const int64_t* groups;   /* group_count * VEGA_GROUP_FIELDS */
+    int64_t entry_count;
+    const uint8_t* kinds;    /* entry_count */
+    const int64_t* stats;    /* entry_count * VEGA_STAT_FIELDS, or NULL without VEGA_WALK_STAT */
+    int64_t blob_size;
+    const uint8_t* blob;
+} vega_batch;
+
+/* The ABI version the library was built with; must equal VEGA_ABI_VERSION. */
+int32_t vega_abi_version(void);
+
+/* The library's version text (UTF-8, static: not freed). */
+int32_t vega_library_version(const uint8_t** text, size_t* length);
+
+/*
+ * The last error on the calling thread: errno (0 if not an OS error), a UTF-8 message and the
+ * path concerned (NULL if none). The pointers stay valid until the next failing call on this thread.
+ */
+int32_t vega_error_last(int32_t* os_errno, const uint8_t** message, size_t* message_length,
+                        const uint8_t** path, size_t* path_length);
+
+/*
+ * Starts a parallel walk of root. The root is opened before this returns, so a missing root,
+ * a non-directory or a permission error is reported here. threads = 0: one per processor.
+ * max_depth = 0: unlimited; else the deepest entry depth listed (root's entries have depth 1).
+ */
+int32_t vega_walk_start(const uint8_t* root, size_t root_length, int32_t output, int32_t flags,
+                        int32_t max_depth, int32_t threads, int64_t* job);
+
+/*
+ * Waits up to timeout_ms (-1: forever) for the next batch. *batch is NULL when the wait timed out
+ * or the walk is finished; *finished tells which. VEGA_ERR_CANCELLED after vega_walk_cancel.
+ */
+int32_t vega_walk_next(int64_t job, int32_t timeout_ms, vega_batch** batch, int32_t* finished);
+
+/* Progress counters so far: VEGA_PROGRESS_FIELDS int64 values. */
+int32_t vega_walk_progress(int64_t job, int64_t* counters);
+
+/* Totals of a VEGA_WALK_COUNT walk: VEGA_TOTALS_FIELDS int64 values, final once finished. */
+int32_t vega_walk_totals(int64_t job, int64_t* totals);
+
+/* Asks the walk to stop; safe from any thread while another waits in vega_walk_next. */
+int32_t vega_walk_cancel(int64_t job);
+
+/* Cancels if running, waits briefly for the workers, and releases the job id. */
+int32_t vega_walk_free(int64_t job);
+
+/* Releases a batch returned by vega_walk_next. */
+int32_t vega_batch_free(vega_batch* batch);
+/* END CDEF */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VEGA_H */

@@ -1,0 +1,49 @@
+"""vegafs: fast, safe operations on large file trees, with a NativeAOT engine behind a Pythonic API.
+
+Local paths are served by the native engine (loaded on first use, never at import); fsspec URLs
+(``memory://``, ``s3://``, ``file://``...) by fsspec, with the same result types.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ._native import WalkProgress
+from ._scan import Columns, CountResult, Entry, Kind, ScanResult, count, scan_tree
+from ._walk import walk, walk_parallel
+from .errors import (
+    CancelledError,
+    ForkError,
+    InvalidArgumentError,
+    NativeError,
+    NativeLibraryError,
+    VegaError,
+    VegaFileExistsError,
+    VegaFileNotFoundError,
+    VegaIsADirectoryError,
+    VegaNotADirectoryError,
+    VegaOSError,
+    VegaPermissionError,
+)
+
+__version__ = "0.1.0"
+
+
+def native_info() -> dict[str, Any]:
+    """The native library in use: ``backend``, ``library`` (its path), ``version``, ``abi_version``."""
+    from . import _native
+    return _native.info()
+
+
+def get_backend_info(path: Any = None) -> dict[str, Any]:
+    """Which backend serves ``path``: the native library for local paths, fsspec for URLs."""
+    from . import _backend
+    return _backend.backend_info(path)
+
+
+__all__ = [
+    "CancelledError", "Columns", "CountResult", "Entry", "ForkError", "InvalidArgumentError", "Kind",
+    "NativeError", "NativeLibraryError", "ScanResult", "VegaError", "VegaFileExistsError",
+    "VegaFileNotFoundError", "VegaIsADirectoryError", "VegaNotADirectoryError", "VegaOSError",
+    "VegaPermissionError", "WalkProgress", "count", "get_backend_info", "native_info", "scan_tree",
+    "walk", "walk_parallel", "__version__",
+]

@@ -1,0 +1,240 @@
+"""The one module that touches cffi.
+
+It loads the native library (lazily: importing vegafs never calls into it), declares its C API from
+``vega.h``, turns status codes into exceptions, guards against use after ``fork()``, and owns every
+native allocation until it is freed. Everything else in vegafs calls the Pythonic wrappers here.
+"""
+from __future__ import annotations
+
+import array
+import os
+import threading
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from . import errors
+
+ABI_VERSION = 1
+_LIBRARY_FILE = "libvega.so"
+_HEADER_FILE = "vega.h"
+_POLL_MS = 50
+
+_lock = threading.Lock()
+_loaded: tuple[Any, Any, str] | None = None
+_forked_child = False
+
+
+def _mark_forked_child() -> None:
+    global _forked_child
+    _forked_child = _loaded is not None
+
+
+os.register_at_fork(after_in_child=_mark_forked_child)
+
+
+def _cdef(header: str) -> str:
+    start = header.index("/* BEGIN CDEF */")
+    end = header.index("/* END CDEF */")
+    return header[start + len("/* BEGIN CDEF */"):end]
+
+
+def _package_dir() -> Path:
+    return Path(__file__).resolve().parent
+
+
+def library_path() -> str:
+    """Where the native library is loaded from: ``$VEGAFS_LIBRARY`` or the package directory."""
+    return os.environ.get("VEGAFS_LIBRARY") or str(_package_dir() / _LIBRARY_FILE)
+
+
+def _load() -> tuple[Any, Any, str]:
+    global _loaded
+    with _lock:
+        if _loaded is not None:
+            return _loaded
+        try:
+            from cffi import FFI
+        except ImportError as exc:  # pragma: no cover - cffi is a hard dependency
+            raise errors.NativeLibraryError("vegafs needs the 'cffi' package") from exc
+        path = library_path()
+        header = _package_dir() / _HEADER_FILE
+        try:
+            ffi = FFI()
+            ffi.cdef(_cdef(header.read_text()))
+            # Never unload (RTLD_NODELETE; the library is also linked -z nodelete): a dlclose at exit
+            # would unmap code that the .NET runtime's threads are still running.
+            lib = ffi.dlopen(path, ffi.RTLD_NOW | ffi.RTLD_NODELETE)
+        except (OSError, ValueError) as exc:
+            raise errors.NativeLibraryError(f"cannot load the vegafs native library {path}: {exc}") from exc
+        found = lib.vega_abi_version()
+        if found != ABI_VERSION or lib.VEGA_ABI_VERSION != ABI_VERSION:
+            raise errors.NativeLibraryError(
+                f"the native library {path} has ABI version {found}, but this vegafs package needs "
+                f"{ABI_VERSION}: reinstall vegafs so that the package and its library match")
+        _loaded = (ffi, lib, path)
+        return _loaded
+
+
+def native() -> tuple[Any, Any]:
+    """``(ffi, lib)``, loading the library on first use; refuses a forked child."""
+    if _forked_child:
+        raise errors.ForkError(
+            "vegafs was used in this process's parent before fork(); the .NET runtime inside it does not "
+            "survive fork. Use multiprocessing with the 'spawn' or 'forkserver' start method, or fork "
+            "before the first vegafs call.")
+    loaded = _loaded or _load()
+    return loaded[0], loaded[1]
+
+
+def info() -> dict[str, Any]:
+    """The loaded native library: its path, version text and ABI version."""
+    ffi, lib = native()
+    text = ffi.new("uint8_t**")
+    length = ffi.new("size_t*")
+    check(lib.vega_library_version(text, length))
+    return {
+        "backend": "native",
+        "library": _loaded[2] if _loaded else library_path(),
+        "version": bytes(ffi.buffer(text[0], length[0])).decode(),
+        "abi_version": ABI_VERSION,
+    }
+
+
+def check(status: int) -> None:
+    """Raise the exception for a non-zero status, described by the thread's last native error."""
+    if status != 0:
+        raise _error(status)
+
+
+def _error(status: int) -> Exception:
+    ffi, lib = native()
+    code = ffi.new("int32_t*")
+    message = ffi.new("uint8_t**")
+    message_length = ffi.new("size_t*")
+    path = ffi.new("uint8_t**")
+    path_length = ffi.new("size_t*")
+    lib.vega_error_last(code, message, message_length, path, path_length)
+    text = bytes(ffi.buffer(message[0], message_length[0])).decode("utf-8", "replace") if message[0] else ""
+    filename = os.fsdecode(bytes(ffi.buffer(path[0], path_length[0]))) if path[0] else None
+    if status in (2, 3, 4, 5):
+        return errors.os_error(code[0], filename)
+    if status == 1:
+        return errors.InvalidArgumentError(text)
+    if status == 6:
+        return errors.CancelledError(text)
+    return errors.NativeError(text or f"native status {status}")
+
+
+# Walk outputs and flags (vega.h).
+WALK_NAMES, WALK_PATHS, WALK_COUNT = 0, 1, 2
+FOLLOW_LINKS, STAT, CLASSIFY_LINKS = 1, 2, 4
+GROUP_FIELDS = 6
+STAT_FIELDS = 6
+
+
+@dataclass(frozen=True)
+class WalkProgress:
+    """Progress of a running walk: directories read, entries seen, bytes seen (with stat) and errors."""
+
+    directories: int
+    entries: int
+    bytes: int
+    errors: int
+
+
+@dataclass
+class RawBatch:
+    """A copy of one native batch, owned by Python: groups as ints, kinds and blob as bytes."""
+
+    groups: list[int]
+    kinds: bytes
+    stats: array.array | None
+    blob: bytes
+
+
+def _free_job(job_id: int) -> None:
+    if _forked_child or _loaded is None:
+        return  # never call into the runtime in a forked child, not even to clean up
+    _loaded[1].vega_walk_free(job_id)
+
+
+class WalkJob:
+    """A running native walk. Iterate :meth:`batches`; :meth:`close` (or garbage collection) frees it."""
+
+    def __init__(self, root: bytes, output: int, flags: int, max_depth: int, threads: int) -> None:
+        ffi, lib = native()
+        job = ffi.new("int64_t*")
+        check(lib.vega_walk_start(root, len(root), output, flags, max_depth, threads, job))
+        self._id: int | None = job[0]
+        self._finalizer = weakref.finalize(self, _free_job, job[0])
+
+    def batches(self, on_progress: Callable[[WalkProgress], None] | None = None) -> Iterator[RawBatch]:
+        """Yields batches until the walk ends. Waits in short slices so Ctrl-C is seen within ~50 ms;
+        a KeyboardInterrupt (or closing the generator) cancels the native work."""
+        ffi, lib = native()
+        out = ffi.new("vega_batch**")
+        finished = ffi.new("int32_t*")
+        try:
+            while True:
+                check(lib.vega_walk_next(self._live_id(), _POLL_MS, out, finished))
+                if out[0] != ffi.NULL:
+                    yield _copy_batch(ffi, lib, out)
+                elif finished[0]:
+                    break
+                if on_progress is not None:
+                    on_progress(self.progress())
+        except BaseException:
+            self.close()
+            raise
+        if on_progress is not None:
+            on_progress(self.progress())
+
+    def progress(self) -> WalkProgress:
+        ffi, lib = native()
+        counters = ffi.new("int64_t[4]")
+        check(lib.vega_walk_progress(self._live_id(), counters))
+        return WalkProgress(*counters)
+
+    def totals(self) -> list[int]:
+        ffi, lib = native()
+        totals = ffi.new("int64_t[7]")
+        check(lib.vega_walk_totals(self._live_id(), totals))
+        return list(totals)
+
+    def cancel(self) -> None:
+        if self._id is not None:
+            native()[1].vega_walk_cancel(self._id)
+
+    def close(self) -> None:
+        if self._id is not None:
+            self._id = None
+            self._finalizer()
+
+    def _live_id(self) -> int:
+        if self._id is None:
+            raise errors.InvalidArgumentError("this walk has been closed")
+        return self._id
+
+    def __enter__(self) -> "WalkJob":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _copy_batch(ffi: Any, lib: Any, out: Any) -> RawBatch:
+    batch = out[0]
+    try:
+        groups = ffi.unpack(batch.groups, batch.group_count * GROUP_FIELDS)
+        kinds = ffi.buffer(batch.kinds, batch.entry_count)[:]
+        stats = None
+        if batch.stats != ffi.NULL:
+            stats = array.array("q")
+            stats.frombytes(ffi.buffer(batch.stats, batch.entry_count * STAT_FIELDS * 8))
+        blob = ffi.buffer(batch.blob, batch.blob_size)[:]
+    finally:
+        out[0] = ffi.NULL
+        lib.vega_batch_free(batch)
+    return RawBatch(groups, kinds, stats, blob)

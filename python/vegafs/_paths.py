@@ -1,0 +1,33 @@
+"""Path typing shared by the native and fsspec backends: str in, str out; bytes in, bytes out."""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable, Union
+
+StrOrBytesPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+_ENCODING = sys.getfilesystemencoding()
+_ERRORS = sys.getfilesystemencodeerrors()
+
+
+def fspath(top: StrOrBytesPath) -> str | bytes:
+    path = os.fspath(top)
+    if isinstance(path, str) and "\0" in path or isinstance(path, bytes) and b"\0" in path:
+        raise ValueError("embedded null byte")
+    return path
+
+
+def splitter(as_bytes: bool) -> Callable[[bytes], list]:
+    """Splits a blob of NUL-terminated names in one pass, decoding like os.fsdecode when str is wanted."""
+    if as_bytes:
+        return lambda blob: blob.split(b"\0")
+    return lambda blob: blob.decode(_ENCODING, _ERRORS).split("\0")
+
+
+def is_url(path: str | bytes) -> bool:
+    """True for fsspec URLs such as memory://x, s3://bucket/key or file:///tmp."""
+    if isinstance(path, bytes):
+        return False
+    scheme, sep, _ = path.partition("://")
+    return bool(sep) and scheme.replace("+", "").replace("-", "").replace(".", "").isalnum()

@@ -1,0 +1,142 @@
+"""``walk`` and ``walk_parallel``: os.walk's answer, read by the parallel native walker."""
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterator, List, Optional, Tuple, TypeVar, Union
+
+from . import _backend, _native
+from ._paths import StrOrBytesPath, fspath, splitter
+from .errors import os_error
+
+AnyStr = TypeVar("AnyStr", str, bytes)
+WalkTuple = Tuple[AnyStr, List[AnyStr], List[AnyStr]]
+OnError = Optional[Callable[[OSError], object]]
+
+
+def walk(top: StrOrBytesPath, topdown: bool = True, onerror: OnError = None, followlinks: bool = False, *,
+         max_depth: int | None = None, threads: int | None = None, sort: bool = False) -> Iterator[WalkTuple]:
+    """Directory tree generator with the contract of :func:`os.walk`, read in parallel.
+
+    Yields ``(dirpath, dirnames, filenames)`` for every directory, as ``os.walk`` would: the same
+    triples, str or bytes as ``top`` is, symlinks to directories listed in ``dirnames`` and only walked
+    with ``followlinks=True``, and errors passed to ``onerror`` (an OSError whose ``filename`` is the
+    path) instead of raised. With ``topdown=True`` a directory comes before its subdirectories and
+    removing names from ``dirnames`` prunes them.
+
+    Differences from os.walk, all deliberate:
+
+    - Order: without ``sort`` the order among siblings follows the parallel read. ``sort=True`` gives
+      os.walk's order over sorted names (and buffers the tree, as ``topdown=False`` also does).
+    - With ``followlinks=True`` a link back to one of its own ancestors is not followed: ``onerror``
+      gets an ELOOP error naming it (os.walk would recurse until the kernel's ELOOP limit).
+    - Paths longer than PATH_MAX are read (os.walk reports ENAMETOOLONG).
+    - Names added to ``dirnames`` are not walked; pruned subtrees may still be read, just not yielded.
+
+    ``max_depth`` limits the depth of listed entries (1: only ``top``'s own listing). ``threads``
+    defaults to one per CPU. ``top`` may also be an fsspec URL (``memory://``, ``s3://``, ``file://``).
+    """
+    path = fspath(top)
+    _check_limits(max_depth, threads)
+    if _backend.is_fsspec(path):
+        yield from _backend.fsspec_walk(path, topdown, onerror, max_depth, sort)
+        return
+    groups = _native_groups(path, followlinks, max_depth, threads, onerror)
+    if topdown and not sort:
+        yield from _stream_topdown(groups, onerror)
+    else:
+        yield from _buffered(groups, topdown, onerror, sort)
+
+
+def walk_parallel(path: StrOrBytesPath, *, followlinks: bool = False, threads: int | None = None,
+                  sort: bool = False) -> list[WalkTuple]:
+    """All of :func:`walk`'s triples as a list (pathvein's ``walk_parallel``)."""
+    return list(walk(path, followlinks=followlinks, threads=threads, sort=sort))
+
+
+def _check_limits(max_depth: int | None, threads: int | None) -> None:
+    if max_depth is not None and (not isinstance(max_depth, int) or max_depth < 1):
+        raise ValueError(f"max_depth must be a positive integer or None, not {max_depth!r}")
+    if threads is not None and (not isinstance(threads, int) or not 1 <= threads <= 1024):
+        raise ValueError(f"threads must be an integer from 1 to 1024 or None, not {threads!r}")
+
+
+# One group per directory: (id, parent id, index in parent's dirnames, errno, dirpath, dirnames, filenames).
+_Group = Tuple[int, int, int, int, Union[str, bytes], list, list]
+
+
+def _native_groups(path: str | bytes, followlinks: bool, max_depth: int | None, threads: int | None,
+                   onerror: OnError) -> Iterator[_Group]:
+    as_bytes = isinstance(path, bytes)
+    root = path if as_bytes else os.fsencode(path)
+    flags = _native.CLASSIFY_LINKS | (_native.FOLLOW_LINKS if followlinks else 0)
+    try:
+        job = _native.WalkJob(root, _native.WALK_NAMES, flags, max_depth or 0, threads or 0)
+    except OSError as error:
+        error.filename = path
+        if onerror is not None:
+            onerror(error)
+        return
+    split = splitter(as_bytes)
+    with job:
+        for batch in job.batches():
+            parts = split(batch.blob)
+            k = 0
+            fields = iter(batch.groups)
+            for gid, pid, ndirs, count, err, index in zip(fields, fields, fields, fields, fields, fields):
+                names = parts[k + 1:k + 1 + count]
+                yield gid, pid, index, err, parts[k], names[:ndirs], names[ndirs:]
+                k += 1 + count
+
+
+def _stream_topdown(groups: Iterator[_Group], onerror: OnError) -> Iterator[WalkTuple]:
+    pruned: dict[int, set] = {}  # group id -> names the caller removed from its dirnames
+    skipped: set[int] = set()
+    for gid, pid, _index, err, dirpath, dirnames, filenames in groups:
+        if pid in skipped or (pid in pruned and os.path.basename(dirpath) in pruned[pid]):
+            skipped.add(gid)
+            continue
+        if err:
+            if onerror is not None:
+                onerror(os_error(err, dirpath))
+            continue
+        listed = dirnames[:]
+        yield dirpath, dirnames, filenames
+        if dirnames != listed:
+            pruned[gid] = set(listed).difference(dirnames)
+
+
+def _buffered(groups: Iterator[_Group], topdown: bool, onerror: OnError, sort: bool) -> Iterator[WalkTuple]:
+    """os.walk's exact traversal (pre- or post-order) over a tree read in full first."""
+    nodes: dict[int, _Group] = {}
+    children: dict[int, list[int]] = {}
+    for group in groups:
+        nodes[group[0]] = group
+        children.setdefault(group[1], []).append(group[0])
+    if 0 not in nodes:
+        return
+
+    def subdirs(gid: int, listed: list, dirnames: list) -> list[int]:
+        by_name = {listed[nodes[c][2]]: c for c in children.get(gid, ())}
+        return [by_name[name] for name in dirnames if name in by_name]
+
+    # Each stack item is (group id, None) to visit, or (group id, triple) to yield after its children.
+    stack: list = [(0, None)]
+    while stack:
+        gid, pending = stack.pop()
+        if pending is not None:
+            yield pending
+            continue
+        _, _, _, err, dirpath, dirnames, filenames = nodes.pop(gid)
+        if err:
+            if onerror is not None:
+                onerror(os_error(err, dirpath))
+            continue
+        listed = dirnames[:]
+        if sort:
+            dirnames.sort()
+            filenames.sort()
+        if topdown:
+            yield dirpath, dirnames, filenames
+        else:
+            stack.append((gid, (dirpath, dirnames, filenames)))
+        stack.extend((c, None) for c in reversed(subdirs(gid, listed, dirnames)))

@@ -1,0 +1,71 @@
+"""Builds the NativeAOT library with `dotnet publish` and packs it into a platform wheel.
+
+    pip wheel . --no-build-isolation --no-deps
+
+The wheel carries libvega.so and vega.h inside the `vegafs` package; installing it needs no .NET SDK.
+Its platform tag is derived from the glibc symbol versions the built library actually requires.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+from wheel.bdist_wheel import bdist_wheel
+
+ROOT = Path(__file__).resolve().parent
+NATIVE_PROJECT = ROOT / "native" / "Vega.Native" / "Vega.Native.csproj"
+HEADER = ROOT / "native" / "include" / "vega.h"
+RIDS = {"x86_64": "linux-x64", "aarch64": "linux-arm64"}
+
+
+def build_native_library(out_dir: Path) -> Path:
+    """`dotnet publish` the NativeAOT library; VEGAFS_PREBUILT_LIBRARY skips the build (e.g. in CI)."""
+    prebuilt = os.environ.get("VEGAFS_PREBUILT_LIBRARY")
+    if prebuilt:
+        return Path(prebuilt)
+    if shutil.which("dotnet") is None:
+        raise RuntimeError("building vegafs from source needs the .NET SDK (dotnet) for the NativeAOT library")
+    rid = RIDS.get(platform.machine())
+    if rid is None:
+        raise RuntimeError(f"unsupported machine {platform.machine()!r}: vegafs builds for {sorted(RIDS)}")
+    subprocess.run(["dotnet", "publish", str(NATIVE_PROJECT), "-c", "Release", "-r", rid,
+                    "-o", str(out_dir), "-nologo", "-v", "quiet"], check=True)
+    return out_dir / "libvega.so"
+
+
+def required_glibc(library: Path) -> tuple[int, int]:
+    """The highest GLIBC_x.y symbol version the library references."""
+    versions = {(int(a), int(b)) for a, b in re.findall(rb"GLIBC_(\d+)\.(\d+)", library.read_bytes())}
+    return max(versions, default=(2, 17))
+
+
+class BuildPyWithNative(build_py):
+    def run(self) -> None:
+        super().run()
+        target = Path(self.build_lib) / "vegafs"
+        target.mkdir(parents=True, exist_ok=True)
+        library = build_native_library(ROOT / "build" / "native")
+        shutil.copy2(library, target / "libvega.so")
+        shutil.copy2(HEADER, target / "vega.h")
+
+
+class PlatformWheel(bdist_wheel):
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        self.root_is_pure = False
+
+    def get_tag(self) -> tuple[str, str, str]:
+        library = Path(self.bdist_dir) / "vegafs" / "libvega.so"
+        if not library.exists():
+            library = ROOT / "build" / "native" / "libvega.so"
+        major, minor = required_glibc(library)
+        return "py3", "none", f"manylinux_{major}_{minor}_{platform.machine()}"
+
+
+setup(cmdclass={"build_py": BuildPyWithNative, "bdist_wheel": PlatformWheel})
