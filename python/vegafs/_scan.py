@@ -223,21 +223,31 @@ def _columns(job: _native.WalkJob, path: str | bytes, errors: list[OSError], pro
     callback, close = reporter(progress, label)
     try:
         for batch in job.batches(callback):
+            # Readable directories contribute only their entries' full paths to the blob; a directory
+            # that could not be read contributes its own path (vega.h, VEGA_WALK_PATHS).
             parts = split(batch.blob)
-            paths: list = []
-            k = 0
-            fields = iter(batch.groups)
-            for _gid, _pid, _ndirs, count, err, _index in zip(fields, fields, fields, fields, fields, fields):
-                if err:
-                    errors.append(os_error(err, parts[k]))
-                else:
-                    paths += parts[k + 1:k + 1 + count]
-                k += 1 + count
-            yield Columns(paths, batch.kinds, batch.stats)
+            parts.pop()  # after the last NUL
+            if any(batch.groups[4::_native.GROUP_FIELDS]):
+                parts = _take_errors(batch.groups, parts, errors)
+            yield Columns(parts, batch.kinds, batch.stats)
     finally:
         close()
         if not keep_open:
             job.close()
+
+
+def _take_errors(groups: list[int], parts: list, errors: list[OSError]) -> list:
+    paths: list = []
+    k = 0
+    fields = iter(groups)
+    for _gid, _pid, _ndirs, count, err, _index in zip(fields, fields, fields, fields, fields, fields):
+        if err:
+            errors.append(os_error(err, parts[k]))
+            k += 1
+        else:
+            paths += parts[k:k + count]
+            k += count
+    return paths
 
 
 @dataclass

@@ -22,6 +22,8 @@ internal static unsafe partial class Libc
     public const int EINVAL = 22;
     public const int ENAMETOOLONG = 36;
     public const int ELOOP = 40;
+    public const int EMFILE = 24;
+    public const int ENFILE = 23;
 
     public const int PATH_MAX = 4096;
 

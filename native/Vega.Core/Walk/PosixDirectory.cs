@@ -23,6 +23,16 @@ internal static unsafe class PosixDirectory
         return errno == Libc.ENAMETOOLONG ? OpenLong(pathZ[..^1], flags) : -errno;
     }
 
+    /// <summary>Opens the directory <paramref name="nameZ"/> inside an open directory; returns the fd, or -errno.</summary>
+    public static int OpenAt(int dirFd, byte* nameZ, bool noFollow)
+    {
+        int flags = Libc.O_DIRECTORY | Libc.O_CLOEXEC | (noFollow ? Libc.O_NOFOLLOW : 0);
+        int fd;
+        do fd = Libc.OpenAt(dirFd, nameZ, flags, 0);
+        while (fd < 0 && LastErrno() == Libc.EINTR);
+        return fd >= 0 ? fd : -LastErrno();
+    }
+
     private static int OpenLong(ReadOnlySpan<byte> path, int finalFlags)
     {
         const int hopFlags = Libc.O_PATH | Libc.O_CLOEXEC;
