@@ -39,10 +39,12 @@ def _filesystem(url: str) -> tuple[Any, str]:
 
 
 def _check_dir(fs: Any, path: str, url: str) -> None:
-    if not fs.exists(path):
-        raise VegaFileNotFoundError(2, "No such file or directory", url)
-    if not fs.isdir(path):
+    # isdir first: some fsspec versions answer exists() == False for pseudo-directories.
+    if fs.isdir(path):
+        return
+    if fs.exists(path):
         raise VegaNotADirectoryError(20, "Not a directory", url)
+    raise VegaFileNotFoundError(2, "No such file or directory", url)
 
 
 def _url(fs: Any, path: str) -> str:

@@ -266,7 +266,7 @@ public sealed unsafe class TreeWalk : IDisposable
         }
 
         Interlocked.Increment(ref _directories);
-        Interlocked.Add(ref _entries, s.Dirs.Kinds.Count + s.Others.Kinds.Count);
+        Interlocked.Add(ref _entries, s.EntryCount);
         if (_options.Output != WalkOutput.Count) EmitGroup(node, s);
         foreach (var (childPath, errno, childIndex) in s.Loops)
         {
@@ -305,6 +305,7 @@ public sealed unsafe class TreeWalk : IDisposable
 
     private void AddEntry(int fd, DirNode node, byte* nameZ, ReadOnlySpan<byte> name, byte dType, Scratch s, ref CountTotals totals)
     {
+        s.EntryCount++;
         EntryKind kind = EntryKinds.FromDType(dType);
         StatxBuffer stat = default;
         bool haveStat = false;
@@ -517,6 +518,7 @@ public sealed unsafe class TreeWalk : IDisposable
         public readonly List<(byte[] Path, int Errno, int ChildIndex)> Loops = new();
         public readonly byte* ReadBuffer = (byte*)NativeMemory.Alloc(ReadBufferSize);
         public int DirCount;
+        public int EntryCount;
         private GrowableBuffer<byte> _prefix = new(256);
 
         public Scratch(bool stat) { Dirs = new Part(stat); Others = new Part(stat); }
@@ -548,6 +550,7 @@ public sealed unsafe class TreeWalk : IDisposable
             Children.Clear();
             Loops.Clear();
             DirCount = 0;
+            EntryCount = 0;
         }
 
         public void Dispose() => NativeMemory.Free(ReadBuffer);

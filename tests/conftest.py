@@ -1,0 +1,115 @@
+"""Shared fixtures: tree builders, os.walk references, and subprocess helpers."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import vegafs
+
+
+def normalized(triples) -> list:
+    """A walk's triples in a comparable form (order among siblings is not part of the contract)."""
+    return sorted((d, sorted(ds), sorted(fs)) for d, ds, fs in triples)
+
+
+def sorted_os_walk(top, topdown=True, followlinks=False):
+    """os.walk's own traversal over sorted names: the reference for walk(sort=True)."""
+    if topdown:
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=followlinks):
+            dirnames.sort()
+            filenames.sort()
+            yield dirpath, dirnames, filenames
+        return
+
+    def visit(path):
+        try:
+            entries = list(os.scandir(path))
+        except OSError:
+            return
+        dirs = sorted(e.name for e in entries if e.is_dir())
+        files = sorted(e.name for e in entries if not e.is_dir())
+        for name in dirs:
+            child = os.path.join(path, name)
+            if followlinks or not os.path.islink(child):
+                yield from visit(child)
+        yield path, dirs, files
+
+    yield from visit(top)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """A small tree with the usual suspects: nesting, an empty dir, symlinks, a dotfile."""
+    (tmp_path / "a" / "b" / "c").mkdir(parents=True)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "a" / "one.txt").write_text("1")
+    (tmp_path / "a" / "b" / "two.py").write_text("22")
+    (tmp_path / "a" / "b" / "c" / "three.csv").write_text("333")
+    (tmp_path / ".hidden").write_text("h")
+    (tmp_path / "top.md").write_text("top")
+    (tmp_path / "link_to_a").symlink_to(tmp_path / "a")
+    (tmp_path / "dangling").symlink_to(tmp_path / "missing")
+    return tmp_path
+
+
+def make_tree(root: Path, dirs: int, files_per_dir: int, fanout: int = 4) -> Path:
+    """A deterministic tree of about dirs * files_per_dir files."""
+    root.mkdir(parents=True, exist_ok=True)
+    queue = [root]
+    made = 0
+    while queue and made < dirs:
+        current = queue.pop(0)
+        for f in range(files_per_dir):
+            (current / f"f{f:03d}.txt").write_bytes(b"x" * (f % 7))
+        for d in range(fanout):
+            if made >= dirs:
+                break
+            child = current / f"d{d}"
+            child.mkdir()
+            queue.append(child)
+            made += 1
+    return root
+
+
+def run_python(code: str, *, timeout: float = 60, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """Runs code in a fresh interpreter of this environment."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=timeout, env=env, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def unprivileged_python(tmp_path_factory):
+    """A command prefix running /usr/bin/python3 as 'nobody' with this vegafs importable.
+
+    Tests run as root, for whom permission bits do not apply; a real permission-denied case needs a
+    dropped-privilege process. The installed package is copied somewhere 'nobody' can read.
+    """
+    if os.geteuid() != 0:
+        return [sys.executable]
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) is needed to drop privileges")
+    site = Path(tempfile.mkdtemp(prefix="vegafs-nobody-"))
+    os.chmod(site, 0o755)
+    shutil.copytree(Path(vegafs.__file__).parent, site / "vegafs")
+    for path in site.rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    env_prefix = ["env", f"PYTHONPATH={site}"]
+    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *env_prefix, "/usr/bin/python3"]
+
+
+@pytest.fixture
+def world_tmp():
+    """A temporary directory that 'nobody' can traverse (pytest's tmp_path is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="vegafs-world-"))
+    os.chmod(path, 0o755)
+    yield path
+    subprocess.run(["chmod", "-R", "u+rwx", str(path)], check=False)
+    shutil.rmtree(path, ignore_errors=True)
