@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py
 from wheel.bdist_wheel import bdist_wheel
 
@@ -55,6 +55,13 @@ class BuildPyWithNative(build_py):
         shutil.copy2(HEADER, target / "vega.h")
 
 
+class BinaryDistribution(Distribution):
+    """Carries a native library: install into platlib and build a platform wheel."""
+
+    def has_ext_modules(self) -> bool:
+        return True
+
+
 class PlatformWheel(bdist_wheel):
     def finalize_options(self) -> None:
         super().finalize_options()
@@ -68,4 +75,4 @@ class PlatformWheel(bdist_wheel):
         return "py3", "none", f"manylinux_{major}_{minor}_{platform.machine()}"
 
 
-setup(cmdclass={"build_py": BuildPyWithNative, "bdist_wheel": PlatformWheel})
+setup(distclass=BinaryDistribution, cmdclass={"build_py": BuildPyWithNative, "bdist_wheel": PlatformWheel})

@@ -1,0 +1,114 @@
+"""The native boundary: vega.h against the built library, versions, loading rules, bad calls."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import vegafs
+from vegafs import _native
+from conftest import run_python
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = ROOT / "native" / "include" / "vega.h"
+RUNTIME_SYMBOLS = {"DotNetRuntimeDebugHeader"}  # exported by every NativeAOT shared library
+
+
+def header_functions(text: str) -> set[str]:
+    cdef = _native._cdef(text)
+    return set(re.findall(r"^\w[\w\s\*]*?\b(vega_\w+)\s*\(", cdef, flags=re.M))
+
+
+def exported_symbols(library: str) -> set[str]:
+    out = subprocess.run(["nm", "-D", "--defined-only", library], capture_output=True, text=True, check=True).stdout
+    return {line.split()[-1].split("@")[0] for line in out.splitlines() if line.split()[-1] != "V1.0"}
+
+
+def test_header_declares_exactly_the_exported_functions():
+    declared = header_functions(HEADER.read_text())
+    assert len(declared) >= 10
+    exported = exported_symbols(vegafs.native_info()["library"])
+    assert exported - RUNTIME_SYMBOLS == declared
+
+
+def test_installed_header_is_the_repository_header():
+    installed = Path(vegafs.__file__).parent / "vega.h"
+    assert installed.read_text() == HEADER.read_text()
+
+
+def test_versions_agree():
+    pyproject = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    props = re.search(r"<Version>([^<]+)</Version>", (ROOT / "native" / "Directory.Build.props").read_text()).group(1)
+    info = vegafs.native_info()
+    assert pyproject == props == vegafs.__version__ == info["version"]
+    assert info["abi_version"] == _native.ABI_VERSION
+
+
+def test_import_does_not_load_the_library_or_cffi():
+    result = run_python("""
+        import sys, vegafs
+        maps = open('/proc/self/maps').read()
+        print('libvega' in maps, 'cffi' in sys.modules)
+    """)
+    assert result.stdout.split() == ["False", "False"], result.stderr
+
+
+def test_abi_mismatch_is_a_clear_import_error():
+    result = run_python("""
+        import vegafs, vegafs._native as n
+        n.ABI_VERSION = 999
+        try:
+            vegafs.count('.')
+        except ImportError as e:
+            print(type(e).__name__, isinstance(e, vegafs.VegaError), 'ABI version' in str(e))
+    """)
+    assert result.stdout.split() == ["NativeLibraryError", "True", "True"], result.stderr
+
+
+def test_missing_library_is_a_clear_import_error(tmp_path):
+    import os
+    env = dict(os.environ, VEGAFS_LIBRARY=str(tmp_path / "nope.so"))
+    result = run_python("""
+        import vegafs
+        try:
+            vegafs.count('.')
+        except ImportError as e:
+            print('cannot load' in str(e))
+    """, env=env)
+    assert result.stdout.strip() == "True", result.stderr
+
+
+def test_bad_calls_return_status_codes_not_crashes():
+    ffi, lib = _native.native()
+    assert lib.vega_walk_free(123456789) == lib.VEGA_ERR_INVALID_ARGUMENT
+    assert lib.vega_walk_cancel(-1) == lib.VEGA_ERR_INVALID_ARGUMENT
+    assert lib.vega_walk_next(42, 0, ffi.NULL, ffi.NULL) == lib.VEGA_ERR_INVALID_ARGUMENT
+    job = ffi.new("int64_t*")
+    assert lib.vega_walk_start(ffi.NULL, 0, 0, 0, 0, 0, job) == lib.VEGA_ERR_INVALID_ARGUMENT
+    assert lib.vega_walk_start(b".", 1, 9, 0, 0, 0, job) == lib.VEGA_ERR_INVALID_ARGUMENT
+    assert lib.vega_walk_start(b".", 1, 0, 1 << 10, 0, 0, job) == lib.VEGA_ERR_INVALID_ARGUMENT
+    assert lib.vega_walk_start(b"a\0b", 3, 0, 0, 0, 0, job) == lib.VEGA_ERR_INVALID_ARGUMENT
+    with pytest.raises(vegafs.InvalidArgumentError, match="NUL"):
+        _native.check(lib.vega_walk_start(b"a\0b", 3, 0, 0, 0, 0, job))
+
+
+def test_a_job_is_freed_once_and_then_refused(tmp_path):
+    job = _native.WalkJob(str(tmp_path).encode(), _native.WALK_NAMES, 0, 0, 1)
+    job_id = job._id
+    job.close()
+    job.close()  # idempotent
+    assert _native.native()[1].vega_walk_free(job_id) == 1
+    with pytest.raises(vegafs.InvalidArgumentError, match="closed"):
+        job.progress()
+
+
+def test_cancel_from_another_thread_raises_cancelled(tmp_path):
+    from conftest import make_tree
+    make_tree(tmp_path, dirs=200, files_per_dir=5)
+    job = _native.WalkJob(str(tmp_path).encode(), _native.WALK_NAMES, 0, 0, 1)
+    job.cancel()
+    with pytest.raises(vegafs.CancelledError):
+        list(job.batches())
