@@ -1,0 +1,231 @@
+"""Times vegafs operations beside their peers on one generated tree, in one run.
+
+Each operation runs once to warm the cache, then --runs times; the table reports the median and the
+ratio to the peer the issue's target names (fd -j2 for listings, du -sb for stat and counting).
+Command-line peers are timed as subprocesses with output to /dev/null (their process start, ~1 ms,
+included); Python callables are timed in this process. Only the section of docs/benchmarks.md between
+this size's markers is rewritten.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import vegafs
+
+ROOT = Path(__file__).resolve().parents[1]
+EXTENSIONS = ["txt", "py", "csv", "json", "bin", "md", "parquet", "png"]
+
+
+def generate(top: Path, files: int, seed: int = 42) -> Path:
+    """A deterministic tree: directories breadth first with up to 10 subdirectories each, each holding
+    0 to 180 files (90 on average, sizes 0 to 5000 bytes). A directory is made only while files remain,
+    so the tree has about files / 90 directories and few empty ones."""
+    marker = top / ".vegafs-bench-tree"
+    spec = f"files={files} seed={seed} layout=bfs10-uniform0-180\n"
+    if marker.exists() and marker.read_text() == spec:
+        return top
+    if top.exists():
+        shutil.rmtree(top)
+    rng = random.Random(seed)
+    queue, made, head = [top], 0, 0
+    started = time.perf_counter()
+    while made < files:
+        current = queue[head]
+        head += 1
+        current.mkdir(parents=True)
+        queue.extend(current / f"dir_{k:02d}" for k in range(10))
+        for k in range(min(rng.randint(0, 180), files - made)):
+            size = rng.choice((0, 10, 100, 1000, 5000))
+            (current / f"file_{k:03d}.{rng.choice(EXTENSIONS)}").write_bytes(b"v" * size)
+            made += 1
+            if made % 200_000 == 0:
+                print(f"  generated {made:,} files", file=sys.stderr)
+    marker.write_text(spec)
+    print(f"generated {top} in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    return top
+
+
+def run_command(argv: list[str]) -> Callable[[], None]:
+    def run() -> None:
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return run
+
+
+def fd_into_list(fd: str, top: str, jobs: int) -> Callable[[], int]:
+    def run() -> int:
+        out = subprocess.run([fd, "-u", f"-j{jobs}", "-0", ".", top], capture_output=True, check=True).stdout
+        return len(os.fsdecode(out).split("\0")) - 1
+    return run
+
+
+def os_walk_paths(top: str) -> int:
+    paths = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        paths.extend(os.path.join(dirpath, n) for n in dirnames)
+        paths.extend(os.path.join(dirpath, n) for n in filenames)
+    return len(paths)
+
+
+def vegafs_walk_paths(top: str) -> int:
+    paths = []
+    for dirpath, dirnames, filenames in vegafs.walk(top):
+        paths.extend(os.path.join(dirpath, n) for n in dirnames)
+        paths.extend(os.path.join(dirpath, n) for n in filenames)
+    return len(paths)
+
+
+def scandir_paths(top: str) -> int:
+    paths, stack = [], [top]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for entry in it:
+                paths.append(entry.path)
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+    return len(paths)
+
+
+def scandir_stat(top: str) -> int:
+    rows, stack = [], [top]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for entry in it:
+                st = entry.stat(follow_symlinks=False)
+                rows.append((entry.path, st.st_size, st.st_mtime_ns))
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+    return len(rows)
+
+
+def measure(fn: Callable[[], object], runs: int) -> tuple[float, float]:
+    fn()  # warm-up: page cache, dentry cache, imports
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=None, help="timed runs per operation (default 7, 3 for >=1M)")
+    parser.add_argument("--trees", type=Path, default=ROOT / "build" / "bench-trees")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--skip-slow", action="store_true", help="leave out os.walk-based peers")
+    args = parser.parse_args()
+    runs = args.runs or (3 if args.files >= 1_000_000 else 7)
+
+    top = str(generate(args.trees / f"tree-{args.files}", args.files))
+    fd = shutil.which("fdfind") or shutil.which("fd")
+    threads = os.cpu_count() or 1
+
+    groups: list[tuple[str, str, list[tuple[str, Callable[[], object]]]]] = [
+        ("all paths into a Python list", "fd -u -j2 (to /dev/null)", [
+            ("vegafs.scan_tree(top).paths", lambda: len(vegafs.scan_tree(top).paths)),
+            ("vegafs.walk + os.path.join", lambda: vegafs_walk_paths(top)),
+            ("list(vegafs.walk(top)) (triples)", lambda: len(list(vegafs.walk(top)))),
+            ("os.walk + os.path.join", lambda: os_walk_paths(top)),
+            ("recursive os.scandir", lambda: scandir_paths(top)),
+            ("fd -u -j2 -0, read into a list", fd_into_list(fd, top, 2)) if fd else None,
+            ("fd -u -j1 (to /dev/null)", run_command([fd, "-u", "-j1", ".", top])) if fd else None,
+            ("fd -u -j2 (to /dev/null)", run_command([fd, "-u", "-j2", ".", top])) if fd else None,
+            ("find (to /dev/null)", run_command(["find", top])),
+        ]),
+        ("listing with size and mtime", "du -sb", [
+            ("vegafs.scan_tree(top, stat=True)", lambda: len(vegafs.scan_tree(top, stat=True))),
+            ("recursive os.scandir + lstat", lambda: scandir_stat(top)),
+            ("find -printf '%s %T@ %p'", run_command(["find", top, "-printf", r"%s %T@ %p\n"])),
+            ("du -sb", run_command(["du", "-sb", top])),
+        ]),
+        ("count and sum sizes", "du -sb", [
+            ("vegafs.count(top)", lambda: vegafs.count(top)),
+            ("du -sb", run_command(["du", "-sb", top])),
+            ("du -s (disk usage)", run_command(["du", "-s", top])),
+        ]),
+    ]
+
+    results = []
+    for title, baseline, cases in groups:
+        measured = {}
+        for case in filter(None, cases):
+            name, fn = case
+            if args.skip_slow and name.startswith(("os.walk", "recursive")):
+                continue
+            median, best = measure(fn, runs)
+            measured[name] = (median, best)
+            print(f"{title:32s} {name:40s} {median:8.3f}s (min {best:.3f}s)", file=sys.stderr)
+        results.append((title, baseline, measured))
+
+    write_report(args, top, runs, threads, fd, results)
+    return 0
+
+
+def write_report(args, top, runs, threads, fd, results) -> None:
+    fd_version = subprocess.run([fd, "--version"], capture_output=True, text=True).stdout.strip() if fd else "absent"
+    entries = len(vegafs.scan_tree(top))
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    lines = [
+        f"### {args.files:,} files ({entries:,} entries), warm cache",
+        "",
+        f"Median of {runs} runs after a warm-up, all in one run of `scripts/bench --files {args.files}` on "
+        f"{threads} cores ({cpu}), Linux {platform.release()}, Python {platform.python_version()}, "
+        f"vegafs {vegafs.__version__}, {fd_version}.",
+        "",
+        "| operation | tool | median (s) | min (s) | ratio to baseline |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for title, baseline, measured in results:
+        base = measured.get(baseline, (None,))[0]
+        for name, (median, best) in measured.items():
+            ratio = f"{median / base:.2f}x" if base else "n/a"
+            bold = "**" if name.startswith(("vegafs", "list(vegafs")) else ""
+            lines.append(f"| {title} | {bold}{name}{bold} | {median:.3f} | {best:.3f} | {ratio} |")
+    lines += ["", f"Ratios are to `{results[0][1]}` for listings and to `du -sb` for stat and counting.",
+              f"![benchmark plot](benchmarks-{args.files}.png)", ""]
+    plot(args, results)
+
+    begin, end = f"<!-- BEGIN bench {args.files} -->", f"<!-- END bench {args.files} -->"
+    text = args.out.read_text() if args.out.exists() else "# Benchmarks\n\n"
+    section = begin + "\n" + "\n".join(lines) + end
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + section + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    args.out.write_text(text)
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+def plot(args, results) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot", file=sys.stderr)
+        return
+    rows = [(f"{title}: {name}", median, name.startswith(("vegafs", "list(vegafs")))
+            for title, _, measured in results for name, (median, _) in measured.items()]
+    fig, ax = plt.subplots(figsize=(10, 0.38 * len(rows) + 1.2))
+    labels = [r[0] for r in rows][::-1]
+    ax.barh(labels, [r[1] for r in rows][::-1], color=["#d9534f" if r[2] else "#8a9ba8" for r in rows][::-1])
+    ax.set_xlabel("seconds (median, lower is better)")
+    ax.set_title(f"vegafs vs peers, {args.files:,} files, warm cache")
+    ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    fig.savefig(args.out.parent / f"benchmarks-{args.files}.png", dpi=90)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
