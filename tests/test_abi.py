@@ -10,6 +10,7 @@ import pytest
 
 import vegafs
 from vegafs import _native
+from vegafs._paths import splitter
 from conftest import run_python
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,7 +97,7 @@ def test_bad_calls_return_status_codes_not_crashes():
 
 
 def test_a_job_is_freed_once_and_then_refused(tmp_path):
-    job = _native.WalkJob(str(tmp_path).encode(), _native.WALK_NAMES, 0, 0, 1)
+    job = _native.WalkJob(str(tmp_path).encode(), _native.WALK_NAMES, 0, 0, 1, splitter(True))
     job_id = job._id
     job.close()
     job.close()  # idempotent
@@ -108,7 +109,7 @@ def test_a_job_is_freed_once_and_then_refused(tmp_path):
 def test_cancel_from_another_thread_raises_cancelled(tmp_path):
     from conftest import make_tree
     make_tree(tmp_path, dirs=200, files_per_dir=5)
-    job = _native.WalkJob(str(tmp_path).encode(), _native.WALK_NAMES, 0, 0, 1)
+    job = _native.WalkJob(str(tmp_path).encode(), _native.WALK_NAMES, 0, 0, 1, splitter(True))
     job.cancel()
     with pytest.raises(vegafs.CancelledError):
         list(job.batches())

@@ -117,7 +117,8 @@ def test_eight_threads_walk_concurrently(medium_tree, tmp_path):
 
 def test_native_work_proceeds_while_python_holds_the_gil(medium_tree):
     from vegafs import _native
-    job = _native.WalkJob(str(medium_tree).encode(), _native.WALK_COUNT, 0, 0, 2)
+    from vegafs._paths import splitter
+    job = _native.WalkJob(str(medium_tree).encode(), _native.WALK_COUNT, 0, 0, 2, splitter(True))
     with job:
         deadline = time.monotonic() + 0.5
         while time.monotonic() < deadline:  # pure Python: holds the GIL, makes no native call

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Vega.Core.Walk;
 
@@ -73,7 +72,7 @@ public static unsafe class Exports
             if (!Handles.TryGet(job, out TreeWalk walk)) return Status.Invalid("not a live walk job");
             bool done = walk.TryTakeBatch(timeoutMs, out var taken);
             *finished = done ? 1 : 0;
-            if (taken is not null) *batch = Batch.Copy(taken);
+            if (taken is not null) *batch = Batch.From(taken);
             return Status.Ok;
         }
         catch (Exception e) { return Status.From(e); }
@@ -143,7 +142,7 @@ public static unsafe class Exports
     [UnmanagedCallersOnly(EntryPoint = "vega_batch_free")]
     public static int BatchFree(Batch* batch)
     {
-        NativeMemory.Free(batch);
+        Batch.Free(batch);
         return Status.Ok;
     }
 
@@ -158,7 +157,8 @@ public static unsafe class Exports
 }
 
 /// <summary>
-/// <c>vega_batch</c>: the header and all its arrays live in one native allocation, freed by vega_batch_free.
+/// <c>vega_batch</c>: a header pointing at the batch's native arrays, which it owns; vega_batch_free
+/// releases them and the header.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 public unsafe struct Batch
@@ -171,39 +171,25 @@ public unsafe struct Batch
     public long BlobSize;
     public byte* Blob;
 
-    internal static Batch* Copy(WalkBatch source)
+    internal static Batch* From(WalkBatch source)
     {
-        var groups = source.Groups;
-        var kinds = source.Kinds;
-        var stats = source.Stats;
-        var blob = source.Blob;
-        nuint header = Align((nuint)sizeof(Batch));
-        nuint groupsSize = (nuint)groups.Length * sizeof(long);
-        nuint statsSize = (nuint)stats.Length * sizeof(long);
-        nuint kindsSize = Align((nuint)kinds.Length);
-        nuint total = header + groupsSize + statsSize + kindsSize + (nuint)blob.Length + 1;
-
-        byte* memory = (byte*)NativeMemory.Alloc(total);
-        var batch = (Batch*)memory;
-        byte* cursor = memory + header;
-        batch->GroupCount = source.GroupCount;
-        batch->Groups = (long*)cursor;
-        groups.CopyTo(new Span<long>(cursor, groups.Length));
-        cursor += groupsSize;
-        batch->Stats = source.HasStat ? (long*)cursor : null;
-        stats.CopyTo(new Span<long>(cursor, stats.Length));
-        cursor += statsSize;
-        batch->EntryCount = source.EntryCount;
-        batch->Kinds = cursor;
-        kinds.CopyTo(new Span<byte>(cursor, kinds.Length));
-        cursor += kindsSize;
-        batch->BlobSize = blob.Length;
-        batch->Blob = cursor;
-        blob.CopyTo(new Span<byte>(cursor, blob.Length));
-        cursor[blob.Length] = 0;
+        var batch = (Batch*)NativeMemory.Alloc((nuint)sizeof(Batch));
+        var d = source.Detach();
+        *batch = new Batch
+        {
+            GroupCount = d.GroupCount, Groups = d.Groups, EntryCount = d.EntryCount, Kinds = d.Kinds,
+            Stats = d.Stats, BlobSize = d.BlobSize, Blob = d.Blob,
+        };
         return batch;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static nuint Align(nuint size) => (size + 7) & ~(nuint)7;
+    internal static void Free(Batch* batch)
+    {
+        if (batch == null) return;
+        NativeMemory.Free(batch->Groups);
+        NativeMemory.Free(batch->Kinds);
+        NativeMemory.Free(batch->Stats);
+        NativeMemory.Free(batch->Blob);
+        NativeMemory.Free(batch);
+    }
 }

@@ -146,12 +146,13 @@ class WalkProgress:
 
 @dataclass
 class RawBatch:
-    """A copy of one native batch, owned by Python: groups as ints, kinds and blob as bytes."""
+    """One native batch turned into Python objects: groups as ints, kinds as bytes, stats as an int64
+    array, and the blob's strings split (and decoded, for str) by the job's ``split``."""
 
     groups: list[int]
     kinds: bytes
     stats: array.array | None
-    blob: bytes
+    strings: list
 
 
 def _free_job(job_id: int) -> None:
@@ -163,8 +164,10 @@ def _free_job(job_id: int) -> None:
 class WalkJob:
     """A running native walk. Iterate :meth:`batches`; :meth:`close` (or garbage collection) frees it."""
 
-    def __init__(self, root: bytes, output: int, flags: int, max_depth: int, threads: int) -> None:
+    def __init__(self, root: bytes, output: int, flags: int, max_depth: int, threads: int,
+                 split: Callable[[Any], list]) -> None:
         ffi, lib = native()
+        self._split = split
         job = ffi.new("int64_t*")
         check(lib.vega_walk_start(root, len(root), output, flags, max_depth, threads, job))
         self._id: int | None = job[0]
@@ -180,7 +183,7 @@ class WalkJob:
             while True:
                 check(lib.vega_walk_next(self._live_id(), _POLL_MS, out, finished))
                 if out[0] != ffi.NULL:
-                    yield _copy_batch(ffi, lib, out)
+                    yield _take_batch(ffi, lib, out, self._split)
                 elif finished[0]:
                     break
                 if on_progress is not None:
@@ -224,7 +227,7 @@ class WalkJob:
         self.close()
 
 
-def _copy_batch(ffi: Any, lib: Any, out: Any) -> RawBatch:
+def _take_batch(ffi: Any, lib: Any, out: Any, split: Callable[[Any], list]) -> RawBatch:
     batch = out[0]
     try:
         groups = ffi.unpack(batch.groups, batch.group_count * GROUP_FIELDS)
@@ -233,8 +236,8 @@ def _copy_batch(ffi: Any, lib: Any, out: Any) -> RawBatch:
         if batch.stats != ffi.NULL:
             stats = array.array("q")
             stats.frombytes(ffi.buffer(batch.stats, batch.entry_count * STAT_FIELDS * 8))
-        blob = ffi.buffer(batch.blob, batch.blob_size)[:]
+        strings = split(ffi.buffer(batch.blob, batch.blob_size))
     finally:
         out[0] = ffi.NULL
         lib.vega_batch_free(batch)
-    return RawBatch(groups, kinds, stats, blob)
+    return RawBatch(groups, kinds, stats, strings)

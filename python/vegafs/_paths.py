@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
 StrOrBytesPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
@@ -18,11 +18,12 @@ def fspath(top: StrOrBytesPath) -> str | bytes:
     return path
 
 
-def splitter(as_bytes: bool) -> Callable[[bytes], list]:
-    """Splits a blob of NUL-terminated names in one pass, decoding like os.fsdecode when str is wanted."""
+def splitter(as_bytes: bool) -> Callable[[Any], list]:
+    """Splits a buffer of NUL-terminated names in one pass, decoding like os.fsdecode when str is wanted.
+    The buffer may be native memory: str is decoded from it directly, without an intermediate bytes copy."""
     if as_bytes:
-        return lambda blob: blob.split(b"\0")
-    return lambda blob: blob.decode(_ENCODING, _ERRORS).split("\0")
+        return lambda blob: bytes(blob).split(b"\0")
+    return lambda blob: str(blob, _ENCODING, _ERRORS).split("\0")
 
 
 def is_url(path: str | bytes) -> bool:

@@ -126,17 +126,17 @@ class ScanResult(Columns):
             return
         if self._source is None:
             raise RuntimeError("this listing was consumed by iter_batches()")
-        paths: list = []
-        codes = bytearray()
-        stats: array.array | None = None
-        for part in self._source:
+        parts = list(self._source)
+        # The first batch's list and array become the accumulators: one copy fewer of the largest data.
+        paths: list = parts[0].paths if parts else []
+        stats = parts[0]._stats if parts else None
+        for part in parts[1:]:
             paths.extend(part.paths)
-            codes += part.kind_codes
-            if part._stats is not None:
-                stats = array.array("q") if stats is None else stats
+            if stats is not None:
                 stats.extend(part._stats)
+        codes = b"".join(part.kind_codes for part in parts)
         self._source = None
-        Columns.__init__(self, paths, bytes(codes), stats)
+        Columns.__init__(self, paths, codes, stats)
         self._loaded = True
 
     def __getattr__(self, name: str) -> Any:
@@ -205,27 +205,27 @@ def scan_tree(top: StrOrBytesPath, *, stat: bool = False, followlinks: bool = Fa
     errors: list[OSError] = []
     job = _start(path, _native.WALK_PATHS, (_native.STAT if stat else 0)
                  | (_native.FOLLOW_LINKS if followlinks else 0), max_depth, threads)
-    return ScanResult(path, _columns(job, path, errors, progress), errors)
+    return ScanResult(path, _columns(job, errors, progress), errors)
 
 
 def _start(path: str | bytes, output: int, flags: int, max_depth: int | None, threads: int | None) -> _native.WalkJob:
     root = path if isinstance(path, bytes) else os.fsencode(path)
     try:
-        return _native.WalkJob(root, output, flags, max_depth or 0, threads or 0)
+        split = splitter(isinstance(path, bytes))
+        return _native.WalkJob(root, output, flags, max_depth or 0, threads or 0, split)
     except OSError as error:
         error.filename = path
         raise
 
 
-def _columns(job: _native.WalkJob, path: str | bytes, errors: list[OSError], progress: ProgressArg,
+def _columns(job: _native.WalkJob, errors: list[OSError], progress: ProgressArg,
              label: str = "scanning", keep_open: bool = False) -> Iterator[Columns]:
-    split = splitter(isinstance(path, bytes))
     callback, close = reporter(progress, label)
     try:
         for batch in job.batches(callback):
             # Readable directories contribute only their entries' full paths to the blob; a directory
             # that could not be read contributes its own path (vega.h, VEGA_WALK_PATHS).
-            parts = split(batch.blob)
+            parts = batch.strings
             parts.pop()  # after the last NUL
             if any(batch.groups[4::_native.GROUP_FIELDS]):
                 parts = _take_errors(batch.groups, parts, errors)
@@ -294,7 +294,7 @@ def count(top: StrOrBytesPath, *, followlinks: bool = False, threads: int | None
     errors: list[OSError] = []
     job = _start(path, _native.WALK_COUNT, _native.FOLLOW_LINKS if followlinks else 0, None, threads)
     with job:
-        for _ in _columns(job, path, errors, progress, "counting", keep_open=True):
+        for _ in _columns(job, errors, progress, "counting", keep_open=True):
             pass
         files, dirs, links, others, apparent, disk, _errors = job.totals()
     return CountResult(path, files, dirs, links, others, apparent, disk, errors)

@@ -70,16 +70,15 @@ def _native_groups(path: str | bytes, followlinks: bool, max_depth: int | None, 
     root = path if as_bytes else os.fsencode(path)
     flags = _native.CLASSIFY_LINKS | (_native.FOLLOW_LINKS if followlinks else 0)
     try:
-        job = _native.WalkJob(root, _native.WALK_NAMES, flags, max_depth or 0, threads or 0)
+        job = _native.WalkJob(root, _native.WALK_NAMES, flags, max_depth or 0, threads or 0, splitter(as_bytes))
     except OSError as error:
         error.filename = path
         if onerror is not None:
             onerror(error)
         return
-    split = splitter(as_bytes)
     with job:
         for batch in job.batches():
-            parts = split(batch.blob)
+            parts = batch.strings
             k = 0
             fields = iter(batch.groups)
             for gid, pid, ndirs, count, err, index in zip(fields, fields, fields, fields, fields, fields):

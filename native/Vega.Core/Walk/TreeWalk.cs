@@ -170,7 +170,10 @@ public sealed unsafe class TreeWalk : IDisposable
         foreach (var thread in _threads) thread.Join(TimeSpan.FromSeconds(2));
     }
 
-    private WalkBatch NewBatch() => new(Math.Min(_batchEntries, 4096), _options.Stat);
+    // A batch's blob is sized like the last full one, so it rarely grows (a regrowth may copy it).
+    private int _blobHint = 64 * 1024;
+
+    private WalkBatch NewBatch() => new(_batchEntries, _blobHint, _options.Stat);
 
     private void Work()
     {
@@ -493,6 +496,7 @@ public sealed unsafe class TreeWalk : IDisposable
         var b = _current;
         if (b.EntryCount >= _batchEntries || b.BlobData.Count >= BlobLimit || b.GroupCount >= _batchEntries)
         {
+            _blobHint = Math.Min(BlobLimit, Math.Max(_blobHint, b.BlobData.Count + b.BlobData.Count / 8));
             _ready.Enqueue(b);
             _current = NewBatch();
             Monitor.PulseAll(_output);
