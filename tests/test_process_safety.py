@@ -126,6 +126,33 @@ def test_native_work_proceeds_while_python_holds_the_gil(medium_tree):
         assert job.progress().directories == 401
 
 
+def test_the_gil_is_released_during_a_native_call(tmp_path):
+    from vegafs import _native
+    from vegafs._paths import splitter
+    make_tree(tmp_path, dirs=1500, files_per_dir=20)
+    ffi, lib = _native.native()
+    ticks = 0
+    stop = threading.Event()
+
+    def ticker():
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+
+    # A count job emits no batches, so this one vega_walk_next call blocks until the whole walk is done.
+    with _native.WalkJob(os.fsencode(tmp_path), _native.WALK_COUNT, 0, 0, 1, splitter(True)) as job:
+        thread = threading.Thread(target=ticker)
+        thread.start()
+        batch, finished = ffi.new("vega_batch**"), ffi.new("int32_t*")
+        before = ticks
+        status = lib.vega_walk_next(job._id, 60_000, batch, finished)
+        during = ticks - before
+        stop.set()
+        thread.join()
+    assert status == 0 and finished[0] == 1 and batch[0] == ffi.NULL
+    assert during > 1000, f"the Python thread ran only {during} times during the native call"
+
+
 def test_repeating_a_walk_does_not_grow_memory(tmp_path):
     make_tree(tmp_path, dirs=10, files_per_dir=5)
     result = run_python(f"""

@@ -263,6 +263,7 @@ public sealed unsafe class TreeWalk : IDisposable
         if (_cancelled) return s.Children;
         if (readErrno != 0)
         {
+            CloseHeld(s.Children);
             s.Children.Clear();
             EmitError(node.PathZ.AsSpan(0, node.PathZ.Length - 1), readErrno, node.Id, node.ParentId, node.ChildIndex);
             return s.Children;
@@ -381,14 +382,19 @@ public sealed unsafe class TreeWalk : IDisposable
     {
         lock (_work)
         {
-            while (_work.TryPop(out var node))
-            {
-                if (node.OpenedFd >= 0)
-                {
-                    Libc.Close(node.OpenedFd);
-                    Interlocked.Decrement(ref s_heldFds);
-                }
-            }
+            CloseHeld(_work);
+            _work.Clear();
+        }
+    }
+
+    private static void CloseHeld(IEnumerable<DirNode> nodes)
+    {
+        foreach (var node in nodes)
+        {
+            if (node.OpenedFd < 0) continue;
+            Libc.Close(node.OpenedFd);
+            node.OpenedFd = NotOpened;
+            Interlocked.Decrement(ref s_heldFds);
         }
     }
 
