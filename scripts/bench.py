@@ -68,17 +68,10 @@ def fd_into_list(fd: str, top: str, jobs: int) -> Callable[[], int]:
     return run
 
 
-def os_walk_paths(top: str) -> int:
+def joined_paths(walker: Callable, top: str) -> int:
+    """Every path below top built from a walker's triples, as an os.walk user writes it."""
     paths = []
-    for dirpath, dirnames, filenames in os.walk(top):
-        paths.extend(os.path.join(dirpath, n) for n in dirnames)
-        paths.extend(os.path.join(dirpath, n) for n in filenames)
-    return len(paths)
-
-
-def vegafs_walk_paths(top: str) -> int:
-    paths = []
-    for dirpath, dirnames, filenames in vegafs.walk(top):
+    for dirpath, dirnames, filenames in walker(top):
         paths.extend(os.path.join(dirpath, n) for n in dirnames)
         paths.extend(os.path.join(dirpath, n) for n in filenames)
     return len(paths)
@@ -134,9 +127,9 @@ def main() -> int:
     groups: list[tuple[str, str, list[tuple[str, Callable[[], object]]]]] = [
         ("all paths into a Python list", "fd -u -j2 (to /dev/null)", [
             ("vegafs.scan_tree(top).paths", lambda: len(vegafs.scan_tree(top).paths)),
-            ("vegafs.walk + os.path.join", lambda: vegafs_walk_paths(top)),
+            ("vegafs.walk + os.path.join", lambda: joined_paths(vegafs.walk, top)),
             ("list(vegafs.walk(top)) (triples)", lambda: len(list(vegafs.walk(top)))),
-            ("os.walk + os.path.join", lambda: os_walk_paths(top)),
+            ("os.walk + os.path.join", lambda: joined_paths(os.walk, top)),
             ("recursive os.scandir", lambda: scandir_paths(top)),
             ("fd -u -j2 -0, read into a list", fd_into_list(fd, top, 2)) if fd else None,
             ("fd -u -j1 (to /dev/null)", run_command([fd, "-u", "-j1", ".", top])) if fd else None,

@@ -32,3 +32,11 @@ def is_url(path: str | bytes) -> bool:
         return False
     scheme, sep, _ = path.partition("://")
     return bool(sep) and scheme.replace("+", "").replace("-", "").replace(".", "").isalnum()
+
+
+def check_limits(max_depth: int | None, threads: int | None) -> None:
+    """Validates the ``max_depth`` and ``threads`` arguments shared by walk, scan_tree and count."""
+    if max_depth is not None and (not isinstance(max_depth, int) or max_depth < 1):
+        raise ValueError(f"max_depth must be a positive integer or None, not {max_depth!r}")
+    if threads is not None and (not isinstance(threads, int) or not 1 <= threads <= 1024):
+        raise ValueError(f"threads must be an integer from 1 to 1024 or None, not {threads!r}")

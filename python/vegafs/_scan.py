@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, NamedTuple, Optional, Union
 
 from . import _backend, _native
-from ._paths import StrOrBytesPath, fspath, splitter
+from ._paths import StrOrBytesPath, check_limits, fspath, splitter
 from ._progress import ProgressArg, reporter
 from .errors import os_error
 
@@ -198,8 +198,7 @@ def scan_tree(top: StrOrBytesPath, *, stat: bool = False, followlinks: bool = Fa
     ``result.errors``. ``top`` may also be an fsspec URL.
     """
     path = fspath(top)
-    from ._walk import _check_limits
-    _check_limits(max_depth, threads)
+    check_limits(max_depth, threads)
     if _backend.is_fsspec(path):
         return _backend.fsspec_scan(path, stat, max_depth)
     errors: list[OSError] = []
@@ -287,8 +286,7 @@ def count(top: StrOrBytesPath, *, followlinks: bool = False, threads: int | None
           progress: ProgressArg = False) -> CountResult:
     """Count files, directories, symlinks and others below ``top`` and sum their sizes, in parallel."""
     path = fspath(top)
-    from ._walk import _check_limits
-    _check_limits(None, threads)
+    check_limits(None, threads)
     if _backend.is_fsspec(path):
         return _backend.fsspec_count(path)
     errors: list[OSError] = []

@@ -5,7 +5,7 @@ import os
 from typing import Callable, Iterator, List, Optional, Tuple, TypeVar, Union
 
 from . import _backend, _native
-from ._paths import StrOrBytesPath, fspath, splitter
+from ._paths import StrOrBytesPath, check_limits, fspath, splitter
 from .errors import os_error
 
 AnyStr = TypeVar("AnyStr", str, bytes)
@@ -36,7 +36,7 @@ def walk(top: StrOrBytesPath, topdown: bool = True, onerror: OnError = None, fol
     defaults to one per CPU. ``top`` may also be an fsspec URL (``memory://``, ``s3://``, ``file://``).
     """
     path = fspath(top)
-    _check_limits(max_depth, threads)
+    check_limits(max_depth, threads)
     if _backend.is_fsspec(path):
         yield from _backend.fsspec_walk(path, topdown, onerror, max_depth, sort)
         return
@@ -51,13 +51,6 @@ def walk_parallel(path: StrOrBytesPath, *, followlinks: bool = False, threads: i
                   sort: bool = False) -> list[WalkTuple]:
     """All of :func:`walk`'s triples as a list (pathvein's ``walk_parallel``)."""
     return list(walk(path, followlinks=followlinks, threads=threads, sort=sort))
-
-
-def _check_limits(max_depth: int | None, threads: int | None) -> None:
-    if max_depth is not None and (not isinstance(max_depth, int) or max_depth < 1):
-        raise ValueError(f"max_depth must be a positive integer or None, not {max_depth!r}")
-    if threads is not None and (not isinstance(threads, int) or not 1 <= threads <= 1024):
-        raise ValueError(f"threads must be an integer from 1 to 1024 or None, not {threads!r}")
 
 
 # One group per directory: (id, parent id, index in parent's dirnames, errno, dirpath, dirnames, filenames).
