@@ -65,3 +65,12 @@ def test_backend_info(memory_tree, tree):
     info = vegafs.get_backend_info(tree)
     assert info["backend"] == "native" and os.path.exists(info["library"])
     assert vegafs.native_info() == vegafs.get_backend_info()
+
+
+def test_memory_walk_options(memory_tree):
+    assert [d for d, _, _ in vegafs.walk(memory_tree, max_depth=1)] == [memory_tree]
+    assert [d for d, _, _ in vegafs.walk(memory_tree, sort=True)] == [
+        memory_tree, f"{memory_tree}/a", f"{memory_tree}/a/b"]
+    bottom_up = [d for d, _, _ in vegafs.walk(memory_tree, topdown=False)]
+    assert bottom_up.index(f"{memory_tree}/a/b") < bottom_up.index(f"{memory_tree}/a") < bottom_up.index(memory_tree)
+    assert sorted(vegafs.scan_tree(memory_tree, max_depth=1).paths) == [f"{memory_tree}/a", f"{memory_tree}/top.txt"]

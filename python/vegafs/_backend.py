@@ -7,13 +7,19 @@ results are full URLs, so they can be passed back to vegafs.
 from __future__ import annotations
 
 import array
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ._paths import is_url
 from .errors import VegaFileNotFoundError, VegaNotADirectoryError
 
+if TYPE_CHECKING:
+    from ._scan import CountResult, ScanResult
+
+WalkTriple = tuple[str, list[str], list[str]]
+
 
 def is_fsspec(path: str | bytes) -> bool:
+    """True for an fsspec URL (always a str; bytes paths are local)."""
     return is_url(path)
 
 
@@ -48,10 +54,11 @@ def _check_dir(fs: Any, path: str, url: str) -> None:
 
 
 def _url(fs: Any, path: str) -> str:
-    return fs.unstrip_protocol(path)
+    return str(fs.unstrip_protocol(path))
 
 
-def fsspec_walk(url: str, topdown: bool, onerror: Any, max_depth: int | None, sort: bool) -> Iterator[tuple]:
+def fsspec_walk(url: str, topdown: bool, onerror: Callable[[OSError], object] | None, max_depth: int | None,
+                sort: bool) -> Iterator[WalkTriple]:
     fs, root = _filesystem(url)
     try:
         _check_dir(fs, root, url)
@@ -67,7 +74,7 @@ def fsspec_walk(url: str, topdown: bool, onerror: Any, max_depth: int | None, so
         yield (url if dirpath.rstrip("/") == root.rstrip("/") else _url(fs, dirpath)), dirnames, filenames
 
 
-def _listing(url: str, max_depth: int | None) -> tuple[Any, list[tuple[str, dict]]]:
+def _listing(url: str, max_depth: int | None) -> tuple[Any, list[tuple[str, dict[str, Any]]]]:
     fs, root = _filesystem(url)
     _check_dir(fs, root, url)
     found = fs.find(root, maxdepth=max_depth, withdirs=True, detail=True)
@@ -78,7 +85,7 @@ def _listing(url: str, max_depth: int | None) -> tuple[Any, list[tuple[str, dict
 _FSSPEC_KINDS = {"file": 1, "directory": 2, "link": 3}
 
 
-def _stat_row(info: dict) -> list[int]:
+def _stat_row(info: dict[str, Any]) -> list[int]:
     mtime = info.get("mtime", info.get("LastModified", info.get("created")))
     if hasattr(mtime, "timestamp"):
         mtime = mtime.timestamp()
@@ -87,11 +94,11 @@ def _stat_row(info: dict) -> list[int]:
             int(info.get("dev", -1)), int(info.get("nlink", -1))]
 
 
-def fsspec_scan(url: str, stat: bool, max_depth: int | None) -> Any:
+def fsspec_scan(url: str, stat: bool, max_depth: int | None) -> ScanResult:
     from ._scan import Columns, ScanResult
     fs, entries = _listing(url, max_depth)
     paths = [_url(fs, p) for p, _ in entries]
-    kinds = bytes(_FSSPEC_KINDS.get(info.get("type"), 0) for _, info in entries)
+    kinds = bytes(_FSSPEC_KINDS.get(str(info.get("type")), 0) for _, info in entries)
     stats = None
     if stat:
         stats = array.array("q")
@@ -100,7 +107,7 @@ def fsspec_scan(url: str, stat: bool, max_depth: int | None) -> Any:
     return ScanResult(url, iter([Columns(paths, kinds, stats)]), [])
 
 
-def fsspec_count(url: str) -> Any:
+def fsspec_count(url: str) -> CountResult:
     from ._scan import CountResult
     fs, entries = _listing(url, None)
     counts = {"file": 0, "directory": 0, "link": 0}

@@ -151,8 +151,8 @@ class RawBatch:
 
     groups: list[int]
     kinds: bytes
-    stats: array.array | None
-    strings: list
+    stats: array.array[int] | None
+    strings: list[Any]
 
 
 def _free_job(job_id: int) -> None:
@@ -165,7 +165,7 @@ class WalkJob:
     """A running native walk. Iterate :meth:`batches`; :meth:`close` (or garbage collection) frees it."""
 
     def __init__(self, root: bytes, output: int, flags: int, max_depth: int, threads: int,
-                 split: Callable[[Any], list]) -> None:
+                 split: Callable[[Any], list[Any]]) -> None:
         ffi, lib = native()
         self._split = split
         job = ffi.new("int64_t*")
@@ -189,6 +189,9 @@ class WalkJob:
                 if on_progress is not None:
                     on_progress(self.progress())
         except BaseException:
+            if out[0] != ffi.NULL:  # interrupted between receiving a batch and taking it
+                lib.vega_batch_free(out[0])
+                out[0] = ffi.NULL
             self.close()
             raise
         if on_progress is not None:
@@ -227,7 +230,7 @@ class WalkJob:
         self.close()
 
 
-def _take_batch(ffi: Any, lib: Any, out: Any, split: Callable[[Any], list]) -> RawBatch:
+def _take_batch(ffi: Any, lib: Any, out: Any, split: Callable[[Any], list[Any]]) -> RawBatch:
     batch = out[0]
     try:
         groups = ffi.unpack(batch.groups, batch.group_count * GROUP_FIELDS)

@@ -18,7 +18,7 @@ def fspath(top: StrOrBytesPath) -> str | bytes:
     return path
 
 
-def splitter(as_bytes: bool) -> Callable[[Any], list]:
+def splitter(as_bytes: bool) -> Callable[[Any], list[Any]]:
     """Splits a buffer of NUL-terminated names in one pass, decoding like os.fsdecode when str is wanted.
     The buffer may be native memory: str is decoded from it directly, without an intermediate bytes copy."""
     if as_bytes:

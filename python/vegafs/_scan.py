@@ -49,7 +49,7 @@ class Entry(NamedTuple):
 class Columns:
     """Rows of a listing stored by column: ``paths`` (list), ``kind_codes`` (bytes), stat (array of int64)."""
 
-    def __init__(self, paths: list, kind_codes: bytes, stats: array.array | None) -> None:
+    def __init__(self, paths: list[Any], kind_codes: bytes, stats: array.array[int] | None) -> None:
         self.paths = paths
         self.kind_codes = kind_codes
         self._stats = stats
@@ -74,7 +74,7 @@ class Columns:
     def kinds(self) -> list[Kind]:
         return [_KINDS[code] for code in self.kind_codes]
 
-    def column(self, name: str) -> array.array:
+    def column(self, name: str) -> array.array[int]:
         """A stat column (``size``, ``mtime_ns``, ``mode``, ``inode``, ``device``, ``nlink``) as int64 array."""
         if self._stats is None:
             raise ValueError("this listing was made without stat=True")
@@ -128,11 +128,11 @@ class ScanResult(Columns):
             raise RuntimeError("this listing was consumed by iter_batches()")
         parts = list(self._source)
         # The first batch's list and array become the accumulators: one copy fewer of the largest data.
-        paths: list = parts[0].paths if parts else []
+        paths: list[Any] = parts[0].paths if parts else []
         stats = parts[0]._stats if parts else None
         for part in parts[1:]:
             paths.extend(part.paths)
-            if stats is not None:
+            if stats is not None and part._stats is not None:
                 stats.extend(part._stats)
         codes = b"".join(part.kind_codes for part in parts)
         self._source = None
@@ -183,7 +183,7 @@ def _join(parts: list[Columns]) -> Columns:
     if parts[0]._stats is not None:
         stats = array.array("q")
         for part in parts:
-            stats.extend(part._stats)
+            stats.extend(part._stats or ())
     return Columns(paths, b"".join(part.kind_codes for part in parts), stats)
 
 
@@ -199,7 +199,7 @@ def scan_tree(top: StrOrBytesPath, *, stat: bool = False, followlinks: bool = Fa
     """
     path = fspath(top)
     check_limits(max_depth, threads)
-    if _backend.is_fsspec(path):
+    if isinstance(path, str) and _backend.is_fsspec(path):
         return _backend.fsspec_scan(path, stat, max_depth)
     errors: list[OSError] = []
     job = _start(path, _native.WALK_PATHS, (_native.STAT if stat else 0)
@@ -235,8 +235,8 @@ def _columns(job: _native.WalkJob, errors: list[OSError], progress: ProgressArg,
             job.close()
 
 
-def _take_errors(groups: list[int], parts: list, errors: list[OSError]) -> list:
-    paths: list = []
+def _take_errors(groups: list[int], parts: list[Any], errors: list[OSError]) -> list[Any]:
+    paths: list[Any] = []
     k = 0
     fields = iter(groups)
     for _gid, _pid, _ndirs, count, err, _index in zip(fields, fields, fields, fields, fields, fields):
@@ -266,7 +266,7 @@ class CountResult:
     others: int
     apparent_bytes: int
     disk_bytes: Optional[int]
-    errors: list = field(default_factory=list)
+    errors: list[OSError] = field(default_factory=list)
 
     @property
     def entries(self) -> int:
@@ -287,7 +287,7 @@ def count(top: StrOrBytesPath, *, followlinks: bool = False, threads: int | None
     """Count files, directories, symlinks and others below ``top`` and sum their sizes, in parallel."""
     path = fspath(top)
     check_limits(None, threads)
-    if _backend.is_fsspec(path):
+    if isinstance(path, str) and _backend.is_fsspec(path):
         return _backend.fsspec_count(path)
     errors: list[OSError] = []
     job = _start(path, _native.WALK_COUNT, _native.FOLLOW_LINKS if followlinks else 0, None, threads)

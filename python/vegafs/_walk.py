@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterator, List, Optional, Tuple, TypeVar, Union
+from typing import Any, AnyStr, Callable, Iterator, List, Optional, Tuple, Union, cast
 
 from . import _backend, _native
-from ._paths import StrOrBytesPath, check_limits, fspath, splitter
+from ._paths import check_limits, fspath, splitter
 from .errors import os_error
 
-AnyStr = TypeVar("AnyStr", str, bytes)
 WalkTuple = Tuple[AnyStr, List[AnyStr], List[AnyStr]]
 OnError = Optional[Callable[[OSError], object]]
 
 
-def walk(top: StrOrBytesPath, topdown: bool = True, onerror: OnError = None, followlinks: bool = False, *,
-         max_depth: int | None = None, threads: int | None = None, sort: bool = False) -> Iterator[WalkTuple]:
+def walk(top: AnyStr | os.PathLike[AnyStr], topdown: bool = True, onerror: OnError = None, followlinks: bool = False,
+         *, max_depth: int | None = None, threads: int | None = None,
+         sort: bool = False) -> Iterator[WalkTuple[AnyStr]]:
     """Directory tree generator with the contract of :func:`os.walk`, read in parallel.
 
     Yields ``(dirpath, dirnames, filenames)`` for every directory, as ``os.walk`` would: the same
@@ -37,30 +37,29 @@ def walk(top: StrOrBytesPath, topdown: bool = True, onerror: OnError = None, fol
     """
     path = fspath(top)
     check_limits(max_depth, threads)
-    if _backend.is_fsspec(path):
-        yield from _backend.fsspec_walk(path, topdown, onerror, max_depth, sort)
-        return
-    groups = _native_groups(path, followlinks, max_depth, threads, onerror)
-    if topdown and not sort:
-        yield from _stream_topdown(groups, onerror)
+    triples: Iterator[WalkTuple[Any]]
+    if isinstance(path, str) and _backend.is_fsspec(path):
+        triples = _backend.fsspec_walk(path, topdown, onerror, max_depth, sort)
     else:
-        yield from _buffered(groups, topdown, onerror, sort)
+        groups = _native_groups(path, followlinks, max_depth, threads, onerror)
+        triples = _stream_topdown(groups, onerror) if topdown and not sort else _buffered(groups, topdown, onerror, sort)
+    yield from cast(Iterator[WalkTuple[AnyStr]], triples)
 
 
-def walk_parallel(path: StrOrBytesPath, *, followlinks: bool = False, threads: int | None = None,
-                  sort: bool = False) -> list[WalkTuple]:
+def walk_parallel(path: AnyStr | os.PathLike[AnyStr], *, followlinks: bool = False, threads: int | None = None,
+                  sort: bool = False) -> list[WalkTuple[AnyStr]]:
     """All of :func:`walk`'s triples as a list (pathvein's ``walk_parallel``)."""
     return list(walk(path, followlinks=followlinks, threads=threads, sort=sort))
 
 
 # One group per directory: (id, parent id, index in parent's dirnames, errno, dirpath, dirnames, filenames).
-_Group = Tuple[int, int, int, int, Union[str, bytes], list, list]
+_Group = Tuple[int, int, int, int, Any, List[Any], List[Any]]
 
 
 def _native_groups(path: str | bytes, followlinks: bool, max_depth: int | None, threads: int | None,
                    onerror: OnError) -> Iterator[_Group]:
     as_bytes = isinstance(path, bytes)
-    root = path if as_bytes else os.fsencode(path)
+    root = os.fsencode(path)
     flags = _native.CLASSIFY_LINKS | (_native.FOLLOW_LINKS if followlinks else 0)
     try:
         job = _native.WalkJob(root, _native.WALK_NAMES, flags, max_depth or 0, threads or 0, splitter(as_bytes))
@@ -80,8 +79,8 @@ def _native_groups(path: str | bytes, followlinks: bool, max_depth: int | None, 
                 k += 1 + count
 
 
-def _stream_topdown(groups: Iterator[_Group], onerror: OnError) -> Iterator[WalkTuple]:
-    pruned: dict[int, set] = {}  # group id -> names the caller removed from its dirnames
+def _stream_topdown(groups: Iterator[_Group], onerror: OnError) -> Iterator[WalkTuple[Any]]:
+    pruned: dict[int, set[Any]] = {}  # group id -> names the caller removed from its dirnames
     skipped: set[int] = set()
     for gid, pid, _index, err, dirpath, dirnames, filenames in groups:
         if pid in skipped or (pid in pruned and os.path.basename(dirpath) in pruned[pid]):
@@ -97,7 +96,7 @@ def _stream_topdown(groups: Iterator[_Group], onerror: OnError) -> Iterator[Walk
             pruned[gid] = set(listed).difference(dirnames)
 
 
-def _buffered(groups: Iterator[_Group], topdown: bool, onerror: OnError, sort: bool) -> Iterator[WalkTuple]:
+def _buffered(groups: Iterator[_Group], topdown: bool, onerror: OnError, sort: bool) -> Iterator[WalkTuple[Any]]:
     """os.walk's exact traversal (pre- or post-order) over a tree read in full first."""
     nodes: dict[int, _Group] = {}
     children: dict[int, list[int]] = {}
@@ -107,12 +106,12 @@ def _buffered(groups: Iterator[_Group], topdown: bool, onerror: OnError, sort: b
     if 0 not in nodes:
         return
 
-    def subdirs(gid: int, listed: list, dirnames: list) -> list[int]:
+    def subdirs(gid: int, listed: list[Any], dirnames: list[Any]) -> list[int]:
         by_name = {listed[nodes[c][2]]: c for c in children.get(gid, ())}
         return [by_name[name] for name in dirnames if name in by_name]
 
     # Each stack item is (group id, None) to visit, or (group id, triple) to yield after its children.
-    stack: list = [(0, None)]
+    stack: list[tuple[int, WalkTuple[Any] | None]] = [(0, None)]
     while stack:
         gid, pending = stack.pop()
         if pending is not None:

@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
-def _report_errors(errors: list) -> int:
+def _report_errors(errors: list[OSError]) -> int:
     for error in errors:
         print(f"vegafs: {os.fsdecode(error.filename)}: {error.strerror}", file=sys.stderr)
     return EXIT_PARTIAL if errors else EXIT_OK
@@ -94,7 +94,7 @@ def _walk(args: argparse.Namespace, progress: bool) -> int:
         if args.json:
             lines = []
             for entry in batch:
-                row = {"path": os.fsdecode(entry.path), "kind": entry.kind.value}
+                row: dict[str, object] = {"path": os.fsdecode(entry.path), "kind": entry.kind.value}
                 if stat:
                     row.update(size=entry.size, mtime_ns=entry.mtime_ns, mode=entry.mode, inode=entry.inode,
                                device=entry.device, nlink=entry.nlink)
