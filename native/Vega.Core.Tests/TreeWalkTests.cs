@@ -203,6 +203,22 @@ public sealed class TreeWalkTests : IDisposable
     }
 
     [Fact]
+    public void WorkersWaitWhileTheConsumerIsBehind()
+    {
+        for (int d = 0; d < 100; d++)
+            for (int f = 0; f < 20; f++) _tree.File($"d{d}/f{f}");
+        using var walk = TreeWalk.Start(_tree.RootBytes, Names with { BatchEntries = 10, Threads = 2 });
+
+        Thread.Sleep(300); // nobody consumes: the workers must stop after a few batches
+        long readWhileStalled = walk.Progress.Entries;
+        Assert.InRange(readWhileStalled, 1, 300);
+
+        int entries = 0;
+        while (!walk.TryTakeBatch(5000, out var batch)) entries += batch?.EntryCount ?? 0;
+        Assert.Equal(2100, entries);
+    }
+
+    [Fact]
     public void AnAbandonedWalkIsReleasedByDispose()
     {
         for (int i = 0; i < 300; i++) _tree.File($"d{i}/f");
