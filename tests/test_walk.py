@@ -350,3 +350,32 @@ def test_generated_trees_match_os_walk(tmp_path_factory, spec, threads):
     _materialize(root, spec)
     assert normalized(vegafs.walk(root, threads=threads)) == normalized(os.walk(root))
     assert list(vegafs.walk(root, sort=True, threads=threads)) == list(sorted_os_walk(str(root)))
+
+
+def _walk_threads() -> int:
+    return sum(Path(p).read_text().strip() == "vega-walk" for p in __import__("glob").glob("/proc/self/task/*/comm"))
+
+
+def test_leaving_a_walk_early_stops_the_native_workers(tmp_path):
+    make_tree(tmp_path, dirs=2000, files_per_dir=5, fanout=4)
+    for _ in vegafs.walk(tmp_path):
+        break
+    assert _walk_threads() == 0
+
+    walker = vegafs.walk(tmp_path, topdown=False)
+    next(walker)
+    walker.close()
+    assert _walk_threads() == 0
+
+
+def test_an_onerror_that_raises_stops_the_walk_like_os_walk(tmp_path):
+    make_tree(tmp_path / "big", dirs=2000, files_per_dir=5, fanout=4)
+    (tmp_path / "loop").symlink_to(tmp_path)  # an ELOOP error as soon as the root is read
+
+    def fail(error):
+        raise RuntimeError(f"stop at {error.filename}")
+
+    with pytest.raises(RuntimeError, match="stop at .*loop"):
+        for _ in vegafs.walk(tmp_path, followlinks=True, onerror=fail):
+            pass
+    assert _walk_threads() == 0
