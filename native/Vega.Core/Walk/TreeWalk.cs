@@ -194,6 +194,7 @@ public sealed unsafe class TreeWalk : IDisposable
         }
         catch (Exception e)
         {
+            CloseHeld(scratch.Children); // opened for a directory whose reading failed half way
             lock (_output) _fault ??= e;
             Cancel();
         }
