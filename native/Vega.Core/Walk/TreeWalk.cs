@@ -189,6 +189,7 @@ public sealed unsafe class TreeWalk : IDisposable
                     foreach (var child in children) _work.Push(child);
                     _pending += children.Count - 1;
                     if (children.Count > 0 || _pending == 0) Monitor.PulseAll(_work);
+                    children.Clear(); // queued now: the fault path below must not close their fds
                 }
             }
         }
