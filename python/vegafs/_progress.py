@@ -25,7 +25,7 @@ class _Line:
         self._last = now
         text = f"{self._label}: {p.directories:,} dirs, {p.entries:,} entries"
         if p.bytes:
-            text += f", {_human(p.bytes)}"
+            text += f", {human_bytes(p.bytes)}"
         if p.errors:
             text += f", {p.errors:,} errors"
         sys.stderr.write("\r" + text + "\x1b[K")
@@ -38,7 +38,8 @@ class _Line:
             sys.stderr.flush()
 
 
-def _human(n: float) -> str:
+def human_bytes(n: float) -> str:
+    """A byte count for people: 1.5 KiB, 2.0 GiB."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -55,5 +56,3 @@ def reporter(progress: ProgressArg, label: str) -> tuple[Callable[[WalkProgress]
     line = _Line(label)
     return line, line.close
 
-
-human_bytes = _human

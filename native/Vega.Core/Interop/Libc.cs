@@ -16,10 +16,6 @@ internal static unsafe partial class Libc
     public const uint STATX_BASIC_STATS = 0x7ff;
 
     public const int EINTR = 4;
-    public const int ENOENT = 2;
-    public const int EACCES = 13;
-    public const int ENOTDIR = 20;
-    public const int EINVAL = 22;
     public const int ENAMETOOLONG = 36;
     public const int ELOOP = 40;
     public const int EMFILE = 24;
