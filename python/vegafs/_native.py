@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from . import errors
+from ._paths import splitter
 
 ABI_VERSION = 1
 _LIBRARY_FILE = "libvega.so"
@@ -172,6 +173,18 @@ class WalkJob:
         check(lib.vega_walk_start(root, len(root), output, flags, max_depth, threads, job))
         self._id: int | None = job[0]
         self._finalizer = weakref.finalize(self, _free_job, job[0])
+
+    @classmethod
+    def start(cls, path: str | bytes, output: int, flags: int, max_depth: int | None,
+              threads: int | None) -> "WalkJob":
+        """Starts a walk of a caller's path: results come back str or bytes as ``path`` is, and an
+        error for the root names ``path`` as the caller spelled it."""
+        try:
+            return cls(os.fsencode(path), output, flags, max_depth or 0, threads or 0,
+                       splitter(isinstance(path, bytes)))
+        except OSError as error:
+            error.filename = path
+            raise
 
     def batches(self, on_progress: Callable[[WalkProgress], None] | None = None) -> Iterator[RawBatch]:
         """Yields batches until the walk ends. Waits in short slices so Ctrl-C is seen within ~50 ms;

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, NamedTuple, Optional, Union
 
 from . import _backend, _native
-from ._paths import StrOrBytesPath, check_limits, fspath, splitter
+from ._paths import StrOrBytesPath, check_limits, fspath
 from ._progress import ProgressArg, reporter
 from .errors import os_error
 
@@ -202,19 +202,9 @@ def scan_tree(top: StrOrBytesPath, *, stat: bool = False, followlinks: bool = Fa
     if isinstance(path, str) and _backend.is_fsspec(path):
         return _backend.fsspec_scan(path, stat, max_depth)
     errors: list[OSError] = []
-    job = _start(path, _native.WALK_PATHS, (_native.STAT if stat else 0)
-                 | (_native.FOLLOW_LINKS if followlinks else 0), max_depth, threads)
+    job = _native.WalkJob.start(path, _native.WALK_PATHS, (_native.STAT if stat else 0)
+                                | (_native.FOLLOW_LINKS if followlinks else 0), max_depth, threads)
     return ScanResult(path, _columns(job, errors, progress), errors)
-
-
-def _start(path: str | bytes, output: int, flags: int, max_depth: int | None, threads: int | None) -> _native.WalkJob:
-    root = path if isinstance(path, bytes) else os.fsencode(path)
-    try:
-        split = splitter(isinstance(path, bytes))
-        return _native.WalkJob(root, output, flags, max_depth or 0, threads or 0, split)
-    except OSError as error:
-        error.filename = path
-        raise
 
 
 def _columns(job: _native.WalkJob, errors: list[OSError], progress: ProgressArg,
@@ -290,7 +280,7 @@ def count(top: StrOrBytesPath, *, followlinks: bool = False, threads: int | None
     if isinstance(path, str) and _backend.is_fsspec(path):
         return _backend.fsspec_count(path)
     errors: list[OSError] = []
-    job = _start(path, _native.WALK_COUNT, _native.FOLLOW_LINKS if followlinks else 0, None, threads)
+    job = _native.WalkJob.start(path, _native.WALK_COUNT, _native.FOLLOW_LINKS if followlinks else 0, None, threads)
     with job:
         for _ in _columns(job, errors, progress, "counting", keep_open=True):
             pass

@@ -5,7 +5,7 @@ import os
 from typing import Any, AnyStr, Callable, Iterator, List, Optional, Tuple, Union, cast
 
 from . import _backend, _native
-from ._paths import check_limits, fspath, splitter
+from ._paths import check_limits, fspath
 from .errors import os_error
 
 WalkTuple = Tuple[AnyStr, List[AnyStr], List[AnyStr]]
@@ -58,13 +58,10 @@ _Group = Tuple[int, int, int, int, Any, List[Any], List[Any]]
 
 def _native_groups(path: str | bytes, followlinks: bool, max_depth: int | None, threads: int | None,
                    onerror: OnError) -> Iterator[_Group]:
-    as_bytes = isinstance(path, bytes)
-    root = os.fsencode(path)
     flags = _native.CLASSIFY_LINKS | (_native.FOLLOW_LINKS if followlinks else 0)
     try:
-        job = _native.WalkJob(root, _native.WALK_NAMES, flags, max_depth or 0, threads or 0, splitter(as_bytes))
+        job = _native.WalkJob.start(path, _native.WALK_NAMES, flags, max_depth, threads)
     except OSError as error:
-        error.filename = path
         if onerror is not None:
             onerror(error)
         return
