@@ -88,12 +88,12 @@ def test_bad_calls_return_status_codes_not_crashes():
     assert lib.vega_walk_cancel(-1) == lib.VEGA_ERR_INVALID_ARGUMENT
     assert lib.vega_walk_next(42, 0, ffi.NULL, ffi.NULL) == lib.VEGA_ERR_INVALID_ARGUMENT
     job = ffi.new("int64_t*")
-    assert lib.vega_walk_start(ffi.NULL, 0, 0, 0, 0, 0, job) == lib.VEGA_ERR_INVALID_ARGUMENT
-    assert lib.vega_walk_start(b".", 1, 9, 0, 0, 0, job) == lib.VEGA_ERR_INVALID_ARGUMENT
-    assert lib.vega_walk_start(b".", 1, 0, 1 << 10, 0, 0, job) == lib.VEGA_ERR_INVALID_ARGUMENT
-    assert lib.vega_walk_start(b"a\0b", 3, 0, 0, 0, 0, job) == lib.VEGA_ERR_INVALID_ARGUMENT
+    assert lib.vega_walk_start(ffi.NULL, 0, 0, 0, 0, 0, 0, 0, job) == lib.VEGA_ERR_INVALID_ARGUMENT
+    assert lib.vega_walk_start(b".", 1, 9, 0, 0, 0, 0, 0, job) == lib.VEGA_ERR_INVALID_ARGUMENT
+    assert lib.vega_walk_start(b".", 1, 0, 1 << 10, 0, 0, 0, 0, job) == lib.VEGA_ERR_INVALID_ARGUMENT
+    assert lib.vega_walk_start(b"a\0b", 3, 0, 0, 0, 0, 0, 0, job) == lib.VEGA_ERR_INVALID_ARGUMENT
     with pytest.raises(vegafs.InvalidArgumentError, match="NUL"):
-        _native.check(lib.vega_walk_start(b"a\0b", 3, 0, 0, 0, 0, job))
+        _native.check(lib.vega_walk_start(b"a\0b", 3, 0, 0, 0, 0, 0, 0, job))
 
 
 def test_a_job_is_freed_once_and_then_refused(tmp_path):

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Vega.Core.Patterns;
 using Vega.Core.Walk;
 
 namespace Vega.Native;
@@ -10,7 +11,7 @@ namespace Vega.Native;
 public static unsafe class Exports
 {
     /// <summary>Bump on any change to vega.h; the Python package refuses a library with another value.</summary>
-    public const int AbiVersion = 1;
+    public const int AbiVersion = 2;
 
     private static readonly byte* s_version = StaticString(
         typeof(Exports).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
@@ -37,22 +38,29 @@ public static unsafe class Exports
     }
 
     [UnmanagedCallersOnly(EntryPoint = "vega_walk_start")]
-    public static int WalkStart(byte* root, nuint rootLength, int output, int flags, int maxDepth, int threads, long* job)
+    public static int WalkStart(byte* root, nuint rootLength, int output, int flags, int maxDepth, int threads,
+                                long include, long exclude, long* job)
     {
         try
         {
             if (root == null || job == null) return Status.Invalid("null pointer argument");
             if (output is < 0 or > 2) return Status.Invalid($"unknown walk output {output}");
-            if ((flags & ~0x7) != 0) return Status.Invalid($"unknown walk flags 0x{flags:x}");
+            if ((flags & ~0xF) != 0) return Status.Invalid($"unknown walk flags 0x{flags:x}");
             if (rootLength > int.MaxValue) return Status.Invalid("path too long");
+            GlobSet? includeSet = null, excludeSet = null;
+            if (include != 0 && !Handles.TryGet<GlobSet>(include, out includeSet!)) return Status.Invalid("include is not a live glob set");
+            if (exclude != 0 && !Handles.TryGet<GlobSet>(exclude, out excludeSet!)) return Status.Invalid("exclude is not a live glob set");
             var options = new WalkOptions
             {
                 Output = (WalkOutput)output,
                 FollowLinks = (flags & 1) != 0,
                 Stat = (flags & 2) != 0,
                 ClassifyLinks = (flags & 4) != 0,
+                Gitignore = (flags & 8) != 0,
                 MaxDepth = maxDepth,
                 Threads = threads,
+                Include = includeSet,
+                Exclude = excludeSet,
             };
             var walk = TreeWalk.Start(new ReadOnlySpan<byte>(root, (int)rootLength), options);
             *job = Handles.Add(walk);
@@ -137,6 +145,78 @@ public static unsafe class Exports
             return Status.Ok;
         }
         catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_globset_new")]
+    public static int GlobSetNew(byte* patterns, nuint size, int count, int flags, long* set)
+    {
+        try
+        {
+            if (patterns == null || set == null) return Status.Invalid("null pointer argument");
+            if ((flags & ~0x3) != 0) return Status.Invalid($"unknown glob flags 0x{flags:x}");
+            if (count < 1) return Status.Invalid("a glob set needs at least one pattern");
+            if (size > int.MaxValue) return Status.Invalid("patterns too long");
+            var texts = SplitStrings(new ReadOnlySpan<byte>(patterns, (int)size), count);
+            if (texts is null) return Status.Invalid($"patterns do not hold {count} NUL-terminated strings");
+            var syntax = (flags & 2) != 0 ? GlobSyntax.AnchorLeadingSlash : GlobSyntax.Default;
+            var globs = texts.Select(t => Glob.Parse(PathText.Decode(t.Span), syntax)).ToList();
+            *set = Handles.Add(new GlobSet(globs, caseInsensitive: (flags & 1) != 0));
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_globset_match")]
+    public static int GlobSetMatch(long set, byte* paths, nuint size, long count, byte* matched)
+    {
+        try
+        {
+            if (paths == null || matched == null) return Status.Invalid("null pointer argument");
+            if (!Handles.TryGet(set, out GlobSet globs)) return Status.Invalid("not a live glob set");
+            if (count < 0 || size > (nuint)Array.MaxLength * 2) return Status.Invalid("bad path count or size");
+            PathListMatch.Run(globs, paths, (long)size, count, matched);
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_globset_which")]
+    public static int GlobSetWhich(long set, byte* path, nuint length, int* indices, int capacity, int* found)
+    {
+        try
+        {
+            if (path == null || found == null || (indices == null && capacity > 0)) return Status.Invalid("null pointer argument");
+            if (!Handles.TryGet(set, out GlobSet globs)) return Status.Invalid("not a live glob set");
+            if (length > int.MaxValue) return Status.Invalid("path too long");
+            var which = globs.Which(new ReadOnlySpan<byte>(path, (int)length));
+            *found = which.Count;
+            for (int i = 0; i < Math.Min(which.Count, capacity); i++) indices[i] = which[i];
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_globset_free")]
+    public static int GlobSetFree(long set)
+    {
+        if (!Handles.TryRemove(set, out GlobSet _)) return Status.Invalid("not a live glob set");
+        return Status.Ok;
+    }
+
+    /// <summary>Exactly <paramref name="count"/> NUL-terminated strings filling the span, or null.</summary>
+    private static List<ReadOnlyMemory<byte>>? SplitStrings(ReadOnlySpan<byte> data, int count)
+    {
+        var result = new List<ReadOnlyMemory<byte>>(count);
+        byte[] copy = data.ToArray();
+        int start = 0;
+        for (int i = 0; i < count; i++)
+        {
+            int nul = copy.AsSpan(start).IndexOf((byte)0);
+            if (nul < 0) return null;
+            result.Add(copy.AsMemory(start, nul));
+            start += nul + 1;
+        }
+        return start == copy.Length ? result : null;
     }
 
     [UnmanagedCallersOnly(EntryPoint = "vega_batch_free")]

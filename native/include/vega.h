@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 /* BEGIN CDEF */
-#define VEGA_ABI_VERSION 1
+#define VEGA_ABI_VERSION 2
 
 /* Status codes. */
 #define VEGA_OK 0
@@ -49,6 +49,11 @@ extern "C" {
 #define VEGA_WALK_FOLLOW_LINKS 1    /* descend into symlinks to directories (loops reported as ELOOP) */
 #define VEGA_WALK_STAT 2            /* lstat each entry: fills vega_batch.stats */
 #define VEGA_WALK_CLASSIFY_LINKS 4  /* count symlinks to directories as directories, as os.walk does */
+#define VEGA_WALK_GITIGNORE 8       /* leave out what .gitignore, .ignore and .git/info/exclude ignore, and .git */
+
+/* Glob set flags. */
+#define VEGA_GLOB_IGNORE_CASE 1     /* fold case (Unicode simple case folding) */
+#define VEGA_GLOB_ANCHOR_SLASH 2    /* a leading '/' anchors a glob at the root of relative paths (walk filters) */
 
 /* Entry kinds (vega_batch.kinds), from lstat. */
 #define VEGA_KIND_UNKNOWN 0
@@ -98,9 +103,14 @@ int32_t vega_error_last(int32_t* os_errno, const uint8_t** message, size_t* mess
  * Starts a parallel walk of root. The root is opened before this returns, so a missing root,
  * a non-directory or a permission error is reported here. threads = 0: one per processor.
  * max_depth = 0: unlimited; else the deepest entry depth listed (root's entries have depth 1).
+ * include, exclude: glob sets (0: none) matched against each entry's path relative to root.
+ * Only included entries are listed (directories are still descended, and with VEGA_WALK_NAMES
+ * still listed); excluded entries are left out and excluded directories are not descended.
+ * The walk keeps its own reference: the sets may be freed while it runs.
  */
 int32_t vega_walk_start(const uint8_t* root, size_t root_length, int32_t output, int32_t flags,
-                        int32_t max_depth, int32_t threads, int64_t* job);
+                        int32_t max_depth, int32_t threads, int64_t include, int64_t exclude,
+                        int64_t* job);
 
 /*
  * Waits up to timeout_ms (-1: forever) for the next batch. *batch is NULL when the wait timed out
@@ -122,6 +132,30 @@ int32_t vega_walk_free(int64_t job);
 
 /* Releases a batch returned by vega_walk_next. */
 int32_t vega_batch_free(vega_batch* batch);
+
+/*
+ * Compiles count globs, given as count NUL-terminated strings filling patterns[0..size), into a set.
+ * An invalid glob gives VEGA_ERR_INVALID_ARGUMENT with a message naming it and the position.
+ * Glob syntax and matching rules: docs/patterns.md. Free the set with vega_globset_free.
+ */
+int32_t vega_globset_new(const uint8_t* patterns, size_t size, int32_t count, int32_t flags, int64_t* set);
+
+/*
+ * Matches count paths, given as count NUL-terminated strings filling paths[0..size), in one call:
+ * matched[i] (caller-owned, count bytes) becomes 1 if any glob matches path i, else 0.
+ * A path ending in '/' is a directory (globs ending in '/' match only directories).
+ */
+int32_t vega_globset_match(int64_t set, const uint8_t* paths, size_t size, int64_t count, uint8_t* matched);
+
+/*
+ * The indices of every glob that matches one path, ascending: the first min(*found, capacity) are
+ * written to indices (caller-owned); *found is their total number.
+ */
+int32_t vega_globset_which(int64_t set, const uint8_t* path, size_t length, int32_t* indices,
+                           int32_t capacity, int32_t* found);
+
+/* Releases a glob set. */
+int32_t vega_globset_free(int64_t set);
 /* END CDEF */
 
 #ifdef __cplusplus

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._glob import glob, glob_files
 from ._native import WalkProgress
+from ._patterns import PatternMatcher
 from ._scan import Columns, CountResult, Entry, Kind, ScanResult, count, scan_tree
 from ._walk import walk, walk_parallel
 from .errors import (
@@ -42,8 +44,8 @@ def get_backend_info(path: Any = None) -> dict[str, Any]:
 
 __all__ = [
     "CancelledError", "Columns", "CountResult", "Entry", "ForkError", "InvalidArgumentError", "Kind",
-    "NativeError", "NativeLibraryError", "ScanResult", "VegaError", "VegaFileExistsError",
+    "NativeError", "NativeLibraryError", "PatternMatcher", "ScanResult", "VegaError", "VegaFileExistsError",
     "VegaFileNotFoundError", "VegaIsADirectoryError", "VegaNotADirectoryError", "VegaOSError",
-    "VegaPermissionError", "WalkProgress", "count", "get_backend_info", "native_info", "scan_tree",
+    "VegaPermissionError", "WalkProgress", "count", "get_backend_info", "glob", "glob_files", "native_info", "scan_tree",
     "walk", "walk_parallel", "__version__",
 ]

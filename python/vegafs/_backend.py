@@ -13,6 +13,7 @@ from ._paths import is_url
 from .errors import VegaFileNotFoundError, VegaNotADirectoryError
 
 if TYPE_CHECKING:
+    from ._patterns import Selection
     from ._scan import CountResult, ScanResult
 
 WalkTriple = tuple[str, list[str], list[str]]
@@ -57,8 +58,20 @@ def _url(fs: Any, path: str) -> str:
     return str(fs.unstrip_protocol(path))
 
 
+def check_no_gitignore(gitignore: bool) -> None:
+    if gitignore:
+        raise ValueError("gitignore=True is supported for local paths only, not for fsspec URLs")
+
+
+def _relative(root: str, path: str) -> str:
+    """``path`` relative to ``root``: "" for the root itself, else ending in "/" (a directory part)."""
+    prefix = root.rstrip("/")
+    rest = path.rstrip("/")[len(prefix):].lstrip("/")
+    return rest + "/" if rest else ""
+
+
 def fsspec_walk(url: str, topdown: bool, onerror: Callable[[OSError], object] | None, max_depth: int | None,
-                sort: bool) -> Iterator[WalkTriple]:
+                sort: bool, selection: Selection) -> Iterator[WalkTriple]:
     fs, root = _filesystem(url)
     try:
         _check_dir(fs, root, url)
@@ -66,20 +79,57 @@ def fsspec_walk(url: str, topdown: bool, onerror: Callable[[OSError], object] | 
         if onerror is not None:
             onerror(error)
         return
+    excluded: set[str] = set()  # relative directory parts ("a/b/") left out, with everything below them
     # fsspec's own walk(topdown=True) honours pruning of dirnames, as os.walk does.
     for dirpath, dirnames, filenames in fs.walk(root, maxdepth=max_depth, topdown=topdown, on_error="omit"):
+        if selection:
+            relative = _relative(root, dirpath)
+            if topdown is False and _below_excluded(relative, selection, excluded):
+                continue
+            _, kept = selection.decide(relative, dirnames, [True] * len(dirnames))
+            excluded.update(relative + name + "/" for name, k in zip(dirnames, kept) if not k)
+            dirnames[:] = [name for name, k in zip(dirnames, kept) if k]
+            chosen, _ = selection.decide(relative, filenames, [False] * len(filenames))
+            filenames[:] = [name for name, c in zip(filenames, chosen) if c]
         if sort:
             dirnames.sort()
             filenames.sort()
         yield (url if dirpath.rstrip("/") == root.rstrip("/") else _url(fs, dirpath)), dirnames, filenames
 
 
-def _listing(url: str, max_depth: int | None) -> tuple[Any, list[tuple[str, dict[str, Any]]]]:
+def _below_excluded(relative: str, selection: Selection, excluded: set[str]) -> bool:
+    """Bottom-up walks list children before their parents are decided: check every ancestor."""
+    parts = relative.split("/")[:-1]
+    for depth in range(1, len(parts) + 1):
+        ancestor = "/".join(parts[:depth]) + "/"
+        if ancestor in excluded:
+            return True
+        parent = "/".join(parts[:depth - 1]) + "/" if depth > 1 else ""
+        if not selection.decide(parent, [parts[depth - 1]], [True])[1][0]:
+            excluded.add(ancestor)
+            return True
+    return False
+
+
+def _listing(url: str, max_depth: int | None,
+             selection: Selection | None = None) -> tuple[Any, list[tuple[str, dict[str, Any]]]]:
     fs, root = _filesystem(url)
     _check_dir(fs, root, url)
     found = fs.find(root, maxdepth=max_depth, withdirs=True, detail=True)
     prefix = root.rstrip("/")
-    return fs, [(p, info) for p, info in sorted(found.items()) if p.rstrip("/") != prefix]
+    entries = [(p, info) for p, info in sorted(found.items()) if p.rstrip("/") != prefix]
+    if selection:
+        entries = _select(root, entries, selection)
+    return fs, entries
+
+
+def _select(root: str, entries: list[tuple[str, dict[str, Any]]], selection: Selection) -> list[tuple[str, dict[str, Any]]]:
+    """The entries a native walk with the same include=/exclude= would list."""
+    relative = [_relative(root, p)[:-1] for p, _ in entries]
+    is_dir = [info.get("type") == "directory" for _, info in entries]
+    chosen, kept = selection.decide("", relative, is_dir)
+    excluded = tuple(r + "/" for r, k, d in zip(relative, kept, is_dir) if not k and d)
+    return [entry for entry, r, c in zip(entries, relative, chosen) if c and not (excluded and r.startswith(excluded))]
 
 
 _FSSPEC_KINDS = {"file": 1, "directory": 2, "link": 3}
@@ -94,9 +144,9 @@ def _stat_row(info: dict[str, Any]) -> list[int]:
             int(info.get("dev", -1)), int(info.get("nlink", -1))]
 
 
-def fsspec_scan(url: str, stat: bool, max_depth: int | None) -> ScanResult:
+def fsspec_scan(url: str, stat: bool, max_depth: int | None, selection: Selection) -> ScanResult:
     from ._scan import Columns, ScanResult
-    fs, entries = _listing(url, max_depth)
+    fs, entries = _listing(url, max_depth, selection)
     paths = [_url(fs, p) for p, _ in entries]
     kinds = bytes(_FSSPEC_KINDS.get(str(info.get("type")), 0) for _, info in entries)
     stats = None
@@ -107,9 +157,9 @@ def fsspec_scan(url: str, stat: bool, max_depth: int | None) -> ScanResult:
     return ScanResult(url, iter([Columns(paths, kinds, stats)]), [])
 
 
-def fsspec_count(url: str) -> CountResult:
+def fsspec_count(url: str, selection: Selection) -> CountResult:
     from ._scan import CountResult
-    fs, entries = _listing(url, None)
+    fs, entries = _listing(url, None, selection)
     counts = {"file": 0, "directory": 0, "link": 0}
     others = 0
     size = 0

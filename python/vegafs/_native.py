@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 from . import errors
 from ._paths import splitter
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 _LIBRARY_FILE = "libvega.so"
 _HEADER_FILE = "vega.h"
 _POLL_MS = 50
@@ -130,7 +130,7 @@ def _error(status: int) -> Exception:
 
 # Walk outputs and flags (vega.h).
 WALK_NAMES, WALK_PATHS, WALK_COUNT = 0, 1, 2
-FOLLOW_LINKS, STAT, CLASSIFY_LINKS = 1, 2, 4
+FOLLOW_LINKS, STAT, CLASSIFY_LINKS, GITIGNORE = 1, 2, 4, 8
 GROUP_FIELDS = 6
 STAT_FIELDS = 6
 
@@ -166,22 +166,24 @@ class WalkJob:
     """A running native walk. Iterate :meth:`batches`; :meth:`close` (or garbage collection) frees it."""
 
     def __init__(self, root: bytes, output: int, flags: int, max_depth: int, threads: int,
-                 split: Callable[[Any], list[Any]]) -> None:
+                 split: Callable[[Any], list[Any]], include: GlobSet | None = None,
+                 exclude: GlobSet | None = None) -> None:
         ffi, lib = native()
         self._split = split
         job = ffi.new("int64_t*")
-        check(lib.vega_walk_start(root, len(root), output, flags, max_depth, threads, job))
+        check(lib.vega_walk_start(root, len(root), output, flags, max_depth, threads,
+                                  include.id if include else 0, exclude.id if exclude else 0, job))
         self._id: int | None = job[0]
         self._finalizer = weakref.finalize(self, _free_job, job[0])
 
     @classmethod
     def start(cls, path: str | bytes, output: int, flags: int, max_depth: int | None,
-              threads: int | None) -> "WalkJob":
+              threads: int | None, include: GlobSet | None = None, exclude: GlobSet | None = None) -> "WalkJob":
         """Starts a walk of a caller's path: results come back str or bytes as ``path`` is, and an
         error for the root names ``path`` as the caller spelled it."""
         try:
             return cls(os.fsencode(path), output, flags, max_depth or 0, threads or 0,
-                       splitter(isinstance(path, bytes)))
+                       splitter(isinstance(path, bytes)), include, exclude)
         except OSError as error:
             error.filename = path
             raise
@@ -257,3 +259,42 @@ def _take_batch(ffi: Any, lib: Any, out: Any, split: Callable[[Any], list[Any]])
         out[0] = ffi.NULL
         lib.vega_batch_free(batch)
     return RawBatch(groups, kinds, stats, strings)
+
+
+# Glob set flags (vega.h).
+GLOB_IGNORE_CASE, GLOB_ANCHOR_SLASH = 1, 2
+
+
+def _free_globset(set_id: int) -> None:
+    if _forked_child or _loaded is None:
+        return
+    _loaded[1].vega_globset_free(set_id)
+
+
+class GlobSet:
+    """A compiled native glob set. ``patterns`` are fsencoded; an invalid one raises InvalidArgumentError
+    (a ValueError) naming it and the position."""
+
+    def __init__(self, patterns: list[bytes], flags: int) -> None:
+        ffi, lib = native()
+        blob = b"\0".join(patterns) + b"\0"
+        out = ffi.new("int64_t*")
+        check(lib.vega_globset_new(blob, len(blob), len(patterns), flags, out))
+        self.id: int = out[0]
+        self.count = len(patterns)
+        self._finalizer = weakref.finalize(self, _free_globset, out[0])
+
+    def match(self, blob: bytes, count: int) -> bytearray:
+        """``blob`` holds ``count`` NUL-terminated paths; returns one byte per path, 1 where a glob matches.
+        Long lists are matched in parallel, with the GIL released."""
+        ffi, lib = native()
+        matched = bytearray(count)
+        check(lib.vega_globset_match(self.id, blob, len(blob), count, ffi.from_buffer(matched)))
+        return matched
+
+    def which(self, path: bytes) -> list[int]:
+        ffi, lib = native()
+        indices = ffi.new("int32_t[]", self.count)
+        found = ffi.new("int32_t*")
+        check(lib.vega_globset_which(self.id, path, len(path), indices, self.count, found))
+        return list(indices[0:found[0]])

@@ -7,8 +7,8 @@ from typing import Any, Callable, Union
 
 StrOrBytesPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
-_ENCODING = sys.getfilesystemencoding()
-_ERRORS = sys.getfilesystemencodeerrors()
+ENCODING = sys.getfilesystemencoding()
+ENCODE_ERRORS = sys.getfilesystemencodeerrors()
 
 
 def fspath(top: StrOrBytesPath) -> str | bytes:
@@ -23,7 +23,7 @@ def splitter(as_bytes: bool) -> Callable[[Any], list[Any]]:
     The buffer may be native memory: str is decoded from it directly, without an intermediate bytes copy."""
     if as_bytes:
         return lambda blob: bytes(blob).split(b"\0")
-    return lambda blob: str(blob, _ENCODING, _ERRORS).split("\0")
+    return lambda blob: str(blob, ENCODING, ENCODE_ERRORS).split("\0")
 
 
 def is_url(path: str | bytes) -> bool:

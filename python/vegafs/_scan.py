@@ -9,6 +9,7 @@ from typing import Any, Iterator, NamedTuple, Optional, Union
 
 from . import _backend, _native
 from ._paths import StrOrBytesPath, check_limits, fspath
+from ._patterns import PatternArg, PatternMatcher, Selection, walk_filter
 from ._progress import ProgressArg, reporter
 from .errors import os_error
 
@@ -187,23 +188,34 @@ def _join(parts: list[Columns]) -> Columns:
     return Columns(paths, b"".join(part.kind_codes for part in parts), stats)
 
 
+Filter = Union[PatternArg, PatternMatcher, None]
+
+
 def scan_tree(top: StrOrBytesPath, *, stat: bool = False, followlinks: bool = False,
-              max_depth: int | None = None, threads: int | None = None,
-              progress: ProgressArg = False) -> ScanResult:
+              max_depth: int | None = None, threads: int | None = None, progress: ProgressArg = False,
+              include: Filter = None, exclude: Filter = None, gitignore: bool = False) -> ScanResult:
     """List every entry below ``top`` in one parallel native pass, as columns.
 
     ``stat=True`` adds size, mtime_ns, mode, inode, device and nlink (from lstat). Paths are str or
     bytes as ``top`` is. Raises FileNotFoundError / NotADirectoryError / PermissionError (as
     vegafs errors) if ``top`` itself cannot be read; unreadable directories below it are collected in
     ``result.errors``. ``top`` may also be an fsspec URL.
+
+    ``include``: only entries (of any kind) whose path relative to ``top`` a glob matches are listed;
+    every directory is still walked. ``exclude``: matching entries are left out and matching directories
+    are not walked. ``gitignore=True``: ignored entries are left out as fd and ripgrep leave them out
+    (see :func:`vegafs.walk`). All filtering is native; docs/patterns.md has the glob rules.
     """
     path = fspath(top)
     check_limits(max_depth, threads)
     if isinstance(path, str) and _backend.is_fsspec(path):
-        return _backend.fsspec_scan(path, stat, max_depth)
+        _backend.check_no_gitignore(gitignore)
+        return _backend.fsspec_scan(path, stat, max_depth, Selection(include, exclude))
     errors: list[OSError] = []
-    job = _native.WalkJob.start(path, _native.WALK_PATHS, (_native.STAT if stat else 0)
-                                | (_native.FOLLOW_LINKS if followlinks else 0), max_depth, threads)
+    flags = ((_native.STAT if stat else 0) | (_native.FOLLOW_LINKS if followlinks else 0)
+             | (_native.GITIGNORE if gitignore else 0))
+    job = _native.WalkJob.start(path, _native.WALK_PATHS, flags, max_depth, threads,
+                                walk_filter(include, "include"), walk_filter(exclude, "exclude"))
     return ScanResult(path, _columns(job, errors, progress), errors)
 
 
@@ -273,14 +285,22 @@ class CountResult:
 
 
 def count(top: StrOrBytesPath, *, followlinks: bool = False, threads: int | None = None,
-          progress: ProgressArg = False) -> CountResult:
-    """Count files, directories, symlinks and others below ``top`` and sum their sizes, in parallel."""
+          progress: ProgressArg = False, include: Filter = None, exclude: Filter = None,
+          gitignore: bool = False) -> CountResult:
+    """Count files, directories, symlinks and others below ``top`` and sum their sizes, in parallel.
+
+    ``include``/``exclude``/``gitignore`` select entries as for :func:`scan_tree`; with any of them the
+    sums cover the selected entries only (without them they include ``top`` itself, as du's do).
+    """
     path = fspath(top)
     check_limits(None, threads)
     if isinstance(path, str) and _backend.is_fsspec(path):
-        return _backend.fsspec_count(path)
+        _backend.check_no_gitignore(gitignore)
+        return _backend.fsspec_count(path, Selection(include, exclude))
     errors: list[OSError] = []
-    job = _native.WalkJob.start(path, _native.WALK_COUNT, _native.FOLLOW_LINKS if followlinks else 0, None, threads)
+    flags = (_native.FOLLOW_LINKS if followlinks else 0) | (_native.GITIGNORE if gitignore else 0)
+    job = _native.WalkJob.start(path, _native.WALK_COUNT, flags, None, threads,
+                                walk_filter(include, "include"), walk_filter(exclude, "exclude"))
     with job:
         for _ in _columns(job, errors, progress, "counting", keep_open=True):
             pass

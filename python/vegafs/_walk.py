@@ -6,6 +6,7 @@ from typing import Any, AnyStr, Callable, Iterator, List, Optional, Tuple, Union
 
 from . import _backend, _native
 from ._paths import check_limits, fspath
+from ._patterns import PatternArg, PatternMatcher, Selection, walk_filter
 from .errors import os_error
 
 WalkTuple = Tuple[AnyStr, List[AnyStr], List[AnyStr]]
@@ -13,8 +14,9 @@ OnError = Optional[Callable[[OSError], object]]
 
 
 def walk(top: AnyStr | os.PathLike[AnyStr], topdown: bool = True, onerror: OnError = None, followlinks: bool = False,
-         *, max_depth: int | None = None, threads: int | None = None,
-         sort: bool = False) -> Iterator[WalkTuple[AnyStr]]:
+         *, max_depth: int | None = None, threads: int | None = None, sort: bool = False,
+         include: PatternArg | PatternMatcher | None = None, exclude: PatternArg | PatternMatcher | None = None,
+         gitignore: bool = False) -> Iterator[WalkTuple[AnyStr]]:
     """Directory tree generator with the contract of :func:`os.walk`, read in parallel.
 
     Yields ``(dirpath, dirnames, filenames)`` for every directory, as ``os.walk`` would: the same
@@ -34,22 +36,36 @@ def walk(top: AnyStr | os.PathLike[AnyStr], topdown: bool = True, onerror: OnErr
 
     ``max_depth`` limits the depth of listed entries (1: only ``top``'s own listing). ``threads``
     defaults to one per CPU. ``top`` may also be an fsspec URL (``memory://``, ``s3://``, ``file://``).
+
+    Filtering happens in the native walk (docs/patterns.md has the glob rules). Globs are matched
+    against paths relative to ``top``; a leading ``/`` anchors a glob at ``top``.
+
+    - ``include``: only files that a glob matches are listed in ``filenames`` (``dirnames`` are kept, so
+      the walk still descends everywhere).
+    - ``exclude``: matching files and directories are left out, and excluded directories are not walked.
+    - ``gitignore=True``: leave out what ``.gitignore`` (inside a git repository), ``.ignore`` and
+      ``.git/info/exclude`` ignore, as fd and ripgrep do, and the ``.git`` directory itself.
     """
     path = fspath(top)
     check_limits(max_depth, threads)
     triples: Iterator[WalkTuple[Any]]
     if isinstance(path, str) and _backend.is_fsspec(path):
-        triples = _backend.fsspec_walk(path, topdown, onerror, max_depth, sort)
+        _backend.check_no_gitignore(gitignore)
+        triples = _backend.fsspec_walk(path, topdown, onerror, max_depth, sort, Selection(include, exclude))
     else:
-        groups = _native_groups(path, followlinks, max_depth, threads, onerror)
+        groups = _native_groups(path, followlinks, max_depth, threads, onerror, walk_filter(include, "include"),
+                                walk_filter(exclude, "exclude"), gitignore)
         triples = _stream_topdown(groups, onerror) if topdown and not sort else _buffered(groups, topdown, onerror, sort)
     yield from cast(Iterator[WalkTuple[AnyStr]], triples)
 
 
 def walk_parallel(path: AnyStr | os.PathLike[AnyStr], *, followlinks: bool = False, threads: int | None = None,
-                  sort: bool = False) -> list[WalkTuple[AnyStr]]:
+                  sort: bool = False, include: PatternArg | PatternMatcher | None = None,
+                  exclude: PatternArg | PatternMatcher | None = None,
+                  gitignore: bool = False) -> list[WalkTuple[AnyStr]]:
     """All of :func:`walk`'s triples as a list (pathvein's ``walk_parallel``)."""
-    return list(walk(path, followlinks=followlinks, threads=threads, sort=sort))
+    return list(walk(path, followlinks=followlinks, threads=threads, sort=sort, include=include, exclude=exclude,
+                     gitignore=gitignore))
 
 
 # One group per directory: (id, parent id, index in parent's dirnames, errno, dirpath, dirnames, filenames).
@@ -57,10 +73,12 @@ _Group = Tuple[int, int, int, int, Any, List[Any], List[Any]]
 
 
 def _native_groups(path: str | bytes, followlinks: bool, max_depth: int | None, threads: int | None,
-                   onerror: OnError) -> Iterator[_Group]:
-    flags = _native.CLASSIFY_LINKS | (_native.FOLLOW_LINKS if followlinks else 0)
+                   onerror: OnError, include: _native.GlobSet | None, exclude: _native.GlobSet | None,
+                   gitignore: bool) -> Iterator[_Group]:
+    flags = (_native.CLASSIFY_LINKS | (_native.FOLLOW_LINKS if followlinks else 0)
+             | (_native.GITIGNORE if gitignore else 0))
     try:
-        job = _native.WalkJob.start(path, _native.WALK_NAMES, flags, max_depth, threads)
+        job = _native.WalkJob.start(path, _native.WALK_NAMES, flags, max_depth, threads, include, exclude)
     except OSError as error:
         if onerror is not None:
             onerror(error)

@@ -20,6 +20,7 @@ internal static unsafe partial class Libc
     public const int ELOOP = 40;
     public const int EMFILE = 24;
     public const int ENFILE = 23;
+    public const int ENOENT = 2;
 
     public const int PATH_MAX = 4096;
 
@@ -27,11 +28,21 @@ internal static unsafe partial class Libc
     private static readonly bool IsArm64 = RuntimeInformation.ProcessArchitecture == Architecture.Arm64;
     public static readonly int O_DIRECTORY = IsArm64 ? 0x4000 : 0x10000;
     public static readonly int O_NOFOLLOW = IsArm64 ? 0x8000 : 0x20000;
+    public const int O_RDONLY = 0;
     public const int O_CLOEXEC = 0x80000;
     public const int O_PATH = 0x200000;
 
     [LibraryImport(Lib, EntryPoint = "openat", SetLastError = true)]
     public static partial int OpenAt(int dirFd, byte* path, int flags, int mode);
+
+    [LibraryImport(Lib, EntryPoint = "read", SetLastError = true)]
+    public static partial nint Read(int fd, byte* buffer, nuint count);
+
+    [LibraryImport(Lib, EntryPoint = "realpath", SetLastError = true)]
+    public static partial byte* RealPath(byte* path, byte* resolved);
+
+    [LibraryImport(Lib, EntryPoint = "free")]
+    public static partial void Free(void* pointer);
 
     [LibraryImport(Lib, EntryPoint = "close")]
     public static partial int Close(int fd);

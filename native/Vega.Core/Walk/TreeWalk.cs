@@ -28,6 +28,7 @@ public sealed unsafe class TreeWalk : IDisposable
         public readonly DirNode? Parent = parent; // kept only when following links, for loop detection
         public readonly bool ViaLink = viaLink;
         public long Dev, Ino;
+        public IgnoreFiles? Ignores;
         public int OpenedFd = NotOpened; // >= 0: opened by openat from the parent; < 0 (not NotOpened): -errno
     }
 
@@ -43,6 +44,8 @@ public sealed unsafe class TreeWalk : IDisposable
     private readonly int _batchEntries;
     private readonly bool _needLstat;
     private readonly bool _classifyLinks;
+    private readonly bool _filtering;
+    private readonly int _rootPrefixLength;
 
     private readonly Stack<DirNode> _work = new();
     private int _pending; // directories queued or being read; guarded by _work
@@ -69,14 +72,20 @@ public sealed unsafe class TreeWalk : IDisposable
         _batchEntries = options.BatchEntries > 0 ? options.BatchEntries : DefaultBatchEntries;
         _needLstat = options.Stat || options.Output == WalkOutput.Count;
         _classifyLinks = options.ClassifyLinks || options.FollowLinks;
+        _filtering = options.Include is not null || options.Exclude is not null || options.Gitignore;
+        _rootPrefixLength = rootZ.Length - 1 + (rootZ.Length > 1 && rootZ[^2] == (byte)'/' ? 0 : 1);
         _current = NewBatch();
 
-        if (options.Output == WalkOutput.Count)
+        // Filtered totals count only what is selected; unfiltered ones include the root, as du does.
+        if (options.Output == WalkOutput.Count && !_filtering)
         {
             _totals.ApparentBytes = (long)rootStat.Size;
             _totals.DiskBytes = (long)rootStat.Blocks * 512;
         }
-        var root = new DirNode(rootZ, _nextId++, -1, 0, -1, null, viaLink: true) { Dev = rootStat.Dev, Ino = (long)rootStat.Ino };
+        var root = new DirNode(rootZ, _nextId++, -1, 0, -1, null, viaLink: true)
+        {
+            Dev = rootStat.Dev, Ino = (long)rootStat.Ino, Ignores = options.Gitignore ? IgnoreFiles.ForRoot(rootZ) : null,
+        };
         _work.Push(root);
         _pending = 1;
 
@@ -255,6 +264,7 @@ public sealed unsafe class TreeWalk : IDisposable
                 if (PosixDirectory.StatFd(fd, &self) == 0) { node.Dev = self.Dev; node.Ino = (long)self.Ino; }
             }
             s.SetPrefix(node.PathZ);
+            s.Ignores = node.Ignores?.Enter(fd, s.Prefix[_rootPrefixLength..]);
             readErrno = ReadEntries(fd, node, s, ref totals);
         }
         finally
@@ -336,11 +346,19 @@ public sealed unsafe class TreeWalk : IDisposable
             }
         }
 
-        if (_options.Output == WalkOutput.Count)
+        bool listed = true;
+        if (_filtering)
+        {
+            var selection = Select(s, name, isDir, isDir && (!viaLink || _options.FollowLinks));
+            if (selection == Selection.Skip) return;
+            listed = selection == Selection.List;
+        }
+
+        if (listed && _options.Output == WalkOutput.Count)
         {
             if (haveStat) CountEntry(kind, stat, ref totals);
         }
-        else
+        else if (listed)
         {
             var part = isDir ? s.Dirs : s.Others;
             if (_options.Output == WalkOutput.Paths) part.Blob.AddRange(s.Prefix);
@@ -351,7 +369,7 @@ public sealed unsafe class TreeWalk : IDisposable
         }
 
         if (!isDir) return;
-        int childIndex = s.DirCount++;
+        int childIndex = listed ? s.DirCount++ : -1;
         bool descend = (!viaLink || _options.FollowLinks) && (_options.MaxDepth == 0 || node.Depth + 1 < _options.MaxDepth);
         if (!descend) return;
 
@@ -362,7 +380,30 @@ public sealed unsafe class TreeWalk : IDisposable
             return;
         }
         s.Children.Add(new DirNode(childZ, Interlocked.Increment(ref _nextId), node.Id, node.Depth + 1, childIndex,
-            _options.FollowLinks ? node : null, viaLink) { Dev = dev, Ino = ino, OpenedFd = OpenChild(fd, nameZ, viaLink) });
+            _options.FollowLinks ? node : null, viaLink) { Dev = dev, Ino = ino, OpenedFd = OpenChild(fd, nameZ, viaLink), Ignores = s.Ignores });
+    }
+
+    private enum Selection { List, Hide, Skip }
+
+    /// <summary>
+    /// What the filters make of an entry: Skip (left out; a directory is not descended), Hide (a directory
+    /// that is descended but not listed) or List.
+    /// </summary>
+    private Selection Select(Scratch s, ReadOnlySpan<byte> name, bool isDir, bool matchAsDirectory)
+    {
+        var directory = s.Prefix[_rootPrefixLength..];
+        if (_options.Exclude?.IsMatch(directory, name, matchAsDirectory) == true) return Selection.Skip;
+        if (_options.Gitignore)
+        {
+            if (isDir && name.SequenceEqual(".git"u8)) return Selection.Skip;
+            if (s.Ignores!.IsIgnored(directory, name, matchAsDirectory, s.MatchScratch)) return Selection.Skip;
+        }
+        if (_options.Include is { } include && !include.IsMatch(directory, name, matchAsDirectory))
+        {
+            if (!isDir) return Selection.Skip;
+            return _options.Output == WalkOutput.Names ? Selection.List : Selection.Hide;
+        }
+        return Selection.List;
     }
 
     private static int OpenChild(int parentFd, byte* nameZ, bool viaLink)
@@ -528,6 +569,8 @@ public sealed unsafe class TreeWalk : IDisposable
         public readonly Part Others;
         public readonly List<DirNode> Children = new();
         public readonly List<(byte[] Path, int Errno, int ChildIndex)> Loops = new();
+        public readonly List<int> MatchScratch = new();
+        public IgnoreFiles? Ignores;
         public readonly byte* ReadBuffer = (byte*)NativeMemory.Alloc(ReadBufferSize);
         public int DirCount;
         public int EntryCount;

@@ -1,3 +1,5 @@
+using Vega.Core.Patterns;
+
 namespace Vega.Core.Walk;
 
 public enum WalkOutput
@@ -29,6 +31,19 @@ public readonly record struct WalkOptions
 
     /// <summary>Worker threads; 0 means one per processor.</summary>
     public int Threads { get; init; }
+
+    /// <summary>
+    /// Only entries whose path relative to the root matches are listed (or counted). Directories that do not
+    /// match are still descended; with <see cref="WalkOutput.Names"/> they are also still listed, so that
+    /// the walk's shape stays that of os.walk.
+    /// </summary>
+    public GlobSet? Include { get; init; }
+
+    /// <summary>Entries whose path relative to the root matches are left out; a matching directory is not descended.</summary>
+    public GlobSet? Exclude { get; init; }
+
+    /// <summary>Leave out what .gitignore, .ignore and .git/info/exclude ignore (see <see cref="IgnoreFiles"/>), and .git itself.</summary>
+    public bool Gitignore { get; init; }
 
     /// <summary>Entries per output batch before it is handed over (a single large directory may exceed it).</summary>
     public int BatchEntries { get; init; }
