@@ -72,6 +72,8 @@ def _relative(root: str, path: str) -> str:
 
 def fsspec_walk(url: str, topdown: bool, onerror: Callable[[OSError], object] | None, max_depth: int | None,
                 sort: bool, selection: Selection) -> Iterator[WalkTriple]:
+    """os.walk over an fsspec filesystem. Its own walk is not used: fsspec 2022.x ignores pruning of
+    dirnames, which both os.walk's contract and exclude= need."""
     fs, root = _filesystem(url)
     try:
         _check_dir(fs, root, url)
@@ -79,36 +81,40 @@ def fsspec_walk(url: str, topdown: bool, onerror: Callable[[OSError], object] | 
         if onerror is not None:
             onerror(error)
         return
-    excluded: set[str] = set()  # relative directory parts ("a/b/") left out, with everything below them
-    # fsspec's own walk(topdown=True) honours pruning of dirnames, as os.walk does.
-    for dirpath, dirnames, filenames in fs.walk(root, maxdepth=max_depth, topdown=topdown, on_error="omit"):
-        if selection:
-            relative = _relative(root, dirpath)
-            if topdown is False and _below_excluded(relative, selection, excluded):
+
+    def visit(path: str, relative: str, depth: int) -> Iterator[WalkTriple]:
+        try:
+            entries = fs.ls(path, detail=True)
+        except OSError as error:
+            if onerror is not None:
+                onerror(error)
+            return
+        dirnames: list[str] = []
+        filenames: list[str] = []
+        own = path.rstrip("/")
+        for info in entries:
+            full = str(info["name"]).rstrip("/")
+            if full == own:
                 continue
+            (dirnames if info.get("type") == "directory" else filenames).append(full.rsplit("/", 1)[-1])
+        if selection:
             _, kept = selection.decide(relative, dirnames, [True] * len(dirnames))
-            excluded.update(relative + name + "/" for name, k in zip(dirnames, kept) if not k)
-            dirnames[:] = [name for name, k in zip(dirnames, kept) if k]
+            dirnames = [name for name, k in zip(dirnames, kept) if k]
             chosen, _ = selection.decide(relative, filenames, [False] * len(filenames))
-            filenames[:] = [name for name, c in zip(filenames, chosen) if c]
+            filenames = [name for name, c in zip(filenames, chosen) if c]
         if sort:
             dirnames.sort()
             filenames.sort()
-        yield (url if dirpath.rstrip("/") == root.rstrip("/") else _url(fs, dirpath)), dirnames, filenames
+        triple = (url if own == root.rstrip("/") else _url(fs, path)), dirnames, filenames
+        if topdown:
+            yield triple
+        if max_depth is None or depth < max_depth:
+            for name in list(dirnames):
+                yield from visit(own + "/" + name, relative + name + "/", depth + 1)
+        if not topdown:
+            yield triple
 
-
-def _below_excluded(relative: str, selection: Selection, excluded: set[str]) -> bool:
-    """Bottom-up walks list children before their parents are decided: check every ancestor."""
-    parts = relative.split("/")[:-1]
-    for depth in range(1, len(parts) + 1):
-        ancestor = "/".join(parts[:depth]) + "/"
-        if ancestor in excluded:
-            return True
-        parent = "/".join(parts[:depth - 1]) + "/" if depth > 1 else ""
-        if not selection.decide(parent, [parts[depth - 1]], [True])[1][0]:
-            excluded.add(ancestor)
-            return True
-    return False
+    yield from visit(root, "", 1)
 
 
 def _listing(url: str, max_depth: int | None,

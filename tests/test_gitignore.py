@@ -1,0 +1,148 @@
+"""gitignore=True against git itself (git ls-files --others --exclude-standard) and pathspec."""
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import vegafs
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is installed by ./scripts/test")
+
+
+def git_env(home: Path) -> dict[str, str]:
+    # No user or system configuration: no global excludes file, which vegafs does not read.
+    return {**os.environ, "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+            "XDG_CONFIG_HOME": str(home)}
+
+
+def git_files(root: Path, home: Path) -> set[str]:
+    """Untracked, not ignored files below root, relative to it (a repository with no commits)."""
+    out = subprocess.run(["git", "-C", str(root), "ls-files", "--others", "--exclude-standard", "-z"],
+                         capture_output=True, check=True, env=git_env(home)).stdout
+    return {os.fsdecode(p) for p in out.split(b"\0") if p}
+
+
+def vegafs_files(root: Path) -> set[str]:
+    result = vegafs.scan_tree(root, gitignore=True)
+    return {os.path.relpath(p, root) for p, kind in zip(result.paths, result.kinds) if kind != vegafs.Kind.DIRECTORY}
+
+
+def init_repo(root: Path, home: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", str(root)], check=True, env=git_env(home))
+
+
+def write(root: Path, relative: str, text: str = "x") -> None:
+    """Writes a file; in the random trees a name already taken by the other kind is skipped."""
+    path = root / relative
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except (IsADirectoryError, NotADirectoryError, FileExistsError):
+        pass
+
+
+def test_the_rules_git_documents(tmp_path):
+    repo = tmp_path / "repo"
+    init_repo(repo, tmp_path)
+    write(repo, ".gitignore", "\n".join([
+        "# a comment", "*.log", "!keep.log", "/build", "docs/*.tmp", "out/", "**/cache/**", "\\#literal",
+        "trailing\\ ", "spaces   ", "node_modules", "a/**/z", "[Tt]emp*", "", "\\!bang",
+    ]) + "\n")
+    write(repo, "sub/.gitignore", "*.txt\n!important.txt\n/local\n")
+    write(repo, ".git/info/exclude", "secret*\n")
+    for f in ["a.log", "keep.log", "x/keep.log", "build/x", "src/build/y", "docs/a.tmp", "docs/deep/b.tmp", "out",
+              "x/out/f", "cache/c", "a/cache/b/c", "#literal", "trailing ", "spaces", "node_modules/m/i.js",
+              "deep/node_modules", "a/z", "a/b/c/z", "a/zz", "Temp1", "temp2", "attempt", "!bang", "bang",
+              "sub/a.txt", "sub/important.txt", "sub/local/z", "sub/x/local/z", "sub/d/e.txt", "secret1",
+              "sub/secret2", "plain.c", "sub/plain.c"]:
+        write(repo, f)
+    expected = git_files(repo, tmp_path)
+    assert {"keep.log", "src/build/y", "out", "sub/important.txt", "sub/x/local/z", "plain.c"} <= expected
+    assert vegafs_files(repo) == expected
+    # A subdirectory walked on its own still obeys the .gitignore files above it, as git does.
+    sub = subprocess.run(["git", "-C", str(repo / "sub"), "ls-files", "--others", "--exclude-standard", "-z"],
+                         capture_output=True, check=True, env=git_env(tmp_path)).stdout
+    assert vegafs_files(repo / "sub") == {os.fsdecode(p) for p in sub.split(b"\0") if p}
+
+
+RULE_PARTS = ["*.a", "*.b", "d1", "d2/", "/d3", "d1/*.a", "**/d2/x*", "!*.b", "!d1", "x?", "[xy]1", "d*/",
+              "!x1", "/*.c", "d3/**", "!**/keep*", "y*", "**/e"]
+TREE_PARTS = ["d1", "d2", "d3", "e", "sub"]
+FILE_PARTS = ["f.a", "g.b", "x1", "y1", "keep.a", "h.c", "e", "z"]
+
+
+@pytest.mark.parametrize("seed", range(int(os.environ.get("VEGAFS_GIT_SEEDS", "25"))))
+def test_random_repositories_agree_with_git(tmp_path, seed):
+    rng = random.Random(seed)
+    repo = tmp_path / "repo"
+    init_repo(repo, tmp_path)
+    for _ in range(30):
+        depth = rng.randint(0, 3)
+        directory = "/".join(rng.choice(TREE_PARTS) for _ in range(depth))
+        write(repo, (directory + "/" if directory else "") + rng.choice(FILE_PARTS))
+    for directory in ["", "d1/", "sub/", "d2/d1/"]:
+        if rng.random() < 0.6 and (directory == "" or (repo / directory).is_dir()):
+            rules = rng.sample(RULE_PARTS, rng.randint(1, 6))
+            write(repo, directory + ".gitignore", "\n".join(rules) + "\n")
+    assert vegafs_files(repo) == git_files(repo, tmp_path)
+
+
+def test_single_gitignore_agrees_with_pathspec(tmp_path):
+    pathspec = pytest.importorskip("pathspec", reason="Debian python3-pathspec is installed by ./scripts/test")
+    rng = random.Random(5)
+    for round_ in range(10):
+        repo = tmp_path / f"r{round_}"
+        init_repo(repo, tmp_path)
+        for _ in range(30):
+            directory = "/".join(rng.choice(TREE_PARTS) for _ in range(rng.randint(0, 3)))
+            write(repo, (directory + "/" if directory else "") + rng.choice(FILE_PARTS))
+        rules = [r for r in rng.sample(RULE_PARTS, 5) if not r.startswith("!")]
+        write(repo, ".gitignore", "\n".join(rules) + "\n")
+        spec = pathspec.GitIgnoreSpec.from_lines(rules)
+        everything = {str(p.relative_to(repo)) for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
+        assert vegafs_files(repo) == {p for p in everything if not spec.match_file(p)}, rules
+
+
+def test_dot_ignore_applies_outside_repositories_and_overrides_gitignore(tmp_path):
+    plain = tmp_path / "plain"
+    write(plain, ".ignore", "*.md\n")
+    write(plain, ".gitignore", "*.txt\n")  # not a repository: .gitignore does not apply, as in fd and rg
+    for f in ["a.md", "b.txt", "c.py"]:
+        write(plain, f)
+    assert vegafs_files(plain) == {".ignore", ".gitignore", "b.txt", "c.py"}
+    repo = tmp_path / "repo"
+    init_repo(repo, tmp_path)
+    write(repo, ".gitignore", "*.txt\n")
+    write(repo, ".ignore", "!keep.txt\n")
+    for f in ["a.txt", "keep.txt"]:
+        write(repo, f)
+    assert vegafs_files(repo) == {".gitignore", ".ignore", "keep.txt"}
+
+
+def test_nested_repository_starts_fresh_rules(tmp_path):
+    outer = tmp_path / "outer"
+    init_repo(outer, tmp_path)
+    write(outer, ".gitignore", "*.a\n")
+    init_repo(outer / "inner", tmp_path)
+    for f in ["x.a", "inner/y.a", "inner/z.b"]:
+        write(outer, f)
+    assert vegafs_files(outer) == {".gitignore", "inner/y.a", "inner/z.b"}
+
+
+def test_gitignore_works_in_walk_count_and_glob(tmp_path):
+    repo = tmp_path / "repo"
+    init_repo(repo, tmp_path)
+    write(repo, ".gitignore", "build/\n*.o\n")
+    for f in ["src/a.c", "src/a.o", "build/out.bin", "README"]:
+        write(repo, f)
+    walked = {(os.path.relpath(d, repo), tuple(sorted(ds)), tuple(sorted(fs))) for d, ds, fs in vegafs.walk(repo, gitignore=True)}
+    assert walked == {(".", ("src",), (".gitignore", "README")), ("src", (), ("a.c",))}
+    assert vegafs.count(repo, gitignore=True).files == 3
+    assert sorted(os.path.relpath(p, repo) for p in vegafs.glob(str(repo), "*.[co]", gitignore=True)) == ["src/a.c"]
+    assert vegafs.count(repo).files > 3 + 3  # without gitignore, .git's files count too
