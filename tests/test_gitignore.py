@@ -37,6 +37,16 @@ def init_repo(root: Path, home: Path) -> None:
     subprocess.run(["git", "init", "-q", str(root)], check=True, env=git_env(home))
 
 
+def make_repo(root: Path, home: Path, files: list[str], **rule_files: str) -> Path:
+    """A repository with the given files and rule files (keyword: file name with '_' for '.', '/')."""
+    init_repo(root, home)
+    for name, rules in rule_files.items():
+        write(root, name.replace("__", "/").replace("_", "."), rules)
+    for f in files:
+        write(root, f)
+    return root
+
+
 def write(root: Path, relative: str, text: str = "x") -> None:
     """Writes a file; in the random trees a name already taken by the other kind is skipped."""
     path = root / relative
@@ -116,31 +126,20 @@ def test_dot_ignore_applies_outside_repositories_and_overrides_gitignore(tmp_pat
     for f in ["a.md", "b.txt", "c.py"]:
         write(plain, f)
     assert vegafs_files(plain) == {".ignore", ".gitignore", "b.txt", "c.py"}
-    repo = tmp_path / "repo"
-    init_repo(repo, tmp_path)
-    write(repo, ".gitignore", "*.txt\n")
-    write(repo, ".ignore", "!keep.txt\n")
-    for f in ["a.txt", "keep.txt"]:
-        write(repo, f)
+    repo = make_repo(tmp_path / "repo", tmp_path, ["a.txt", "keep.txt"], _gitignore="*.txt\n", _ignore="!keep.txt\n")
     assert vegafs_files(repo) == {".gitignore", ".ignore", "keep.txt"}
 
 
 def test_nested_repository_starts_fresh_rules(tmp_path):
-    outer = tmp_path / "outer"
-    init_repo(outer, tmp_path)
-    write(outer, ".gitignore", "*.a\n")
-    init_repo(outer / "inner", tmp_path)
-    for f in ["x.a", "inner/y.a", "inner/z.b"]:
-        write(outer, f)
+    outer = make_repo(tmp_path / "outer", tmp_path, [], _gitignore="*.a\n")
+    make_repo(outer / "inner", tmp_path, ["y.a", "z.b"])
+    write(outer, "x.a")
     assert vegafs_files(outer) == {".gitignore", "inner/y.a", "inner/z.b"}
 
 
 def test_gitignore_works_in_walk_count_and_glob(tmp_path):
-    repo = tmp_path / "repo"
-    init_repo(repo, tmp_path)
-    write(repo, ".gitignore", "build/\n*.o\n")
-    for f in ["src/a.c", "src/a.o", "build/out.bin", "README"]:
-        write(repo, f)
+    repo = make_repo(tmp_path / "repo", tmp_path, ["src/a.c", "src/a.o", "build/out.bin", "README"],
+                     _gitignore="build/\n*.o\n")
     walked = {(os.path.relpath(d, repo), tuple(sorted(ds)), tuple(sorted(fs))) for d, ds, fs in vegafs.walk(repo, gitignore=True)}
     assert walked == {(".", ("src",), (".gitignore", "README")), ("src", (), ("a.c",))}
     assert vegafs.count(repo, gitignore=True).files == 3
