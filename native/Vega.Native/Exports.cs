@@ -167,14 +167,14 @@ public static unsafe class Exports
     }
 
     [UnmanagedCallersOnly(EntryPoint = "vega_globset_match")]
-    public static int GlobSetMatch(long set, byte* paths, nuint size, long count, byte* matched)
+    public static int GlobSetMatch(long set, byte* paths, nuint size, long count, byte* matched, long* indices, long* found)
     {
         try
         {
-            if (paths == null || matched == null) return Status.Invalid("null pointer argument");
+            if ((paths == null && size > 0) || matched == null || found == null) return Status.Invalid("null pointer argument");
             if (!Handles.TryGet(set, out GlobSet globs)) return Status.Invalid("not a live glob set");
-            if (count < 0 || size > (nuint)Array.MaxLength * 2) return Status.Invalid("bad path count or size");
-            PathListMatch.Run(globs, paths, (long)size, count, matched);
+            if (count < 1 || size > long.MaxValue) return Status.Invalid("bad path count or size");
+            *found = PathListMatch.Run(globs, paths, (long)size, count, matched, indices);
             return Status.Ok;
         }
         catch (Exception e) { return Status.From(e); }

@@ -141,11 +141,14 @@ int32_t vega_batch_free(vega_batch* batch);
 int32_t vega_globset_new(const uint8_t* patterns, size_t size, int32_t count, int32_t flags, int64_t* set);
 
 /*
- * Matches count paths, given as count NUL-terminated strings filling paths[0..size), in one call:
- * matched[i] (caller-owned, count bytes) becomes 1 if any glob matches path i, else 0.
+ * Matches count (>= 1) paths in one call (in parallel for long lists). paths[0..size) holds them
+ * separated by single NULs (no NUL after the last; a NUL too many is VEGA_ERR_INVALID_ARGUMENT).
+ * matched[i] (caller-owned, count bytes) becomes 1 if any glob matches path i, else 0; indices
+ * (caller-owned, count values, or NULL) receives the matching i ascending; *found is how many.
  * A path ending in '/' is a directory (globs ending in '/' match only directories).
  */
-int32_t vega_globset_match(int64_t set, const uint8_t* paths, size_t size, int64_t count, uint8_t* matched);
+int32_t vega_globset_match(int64_t set, const uint8_t* paths, size_t size, int64_t count,
+                           uint8_t* matched, int64_t* indices, int64_t* found);
 
 /*
  * The indices of every glob that matches one path, ascending: the first min(*found, capacity) are

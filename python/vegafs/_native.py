@@ -271,6 +271,17 @@ def _free_globset(set_id: int) -> None:
     _loaded[1].vega_globset_free(set_id)
 
 
+_allocate: Any = None
+
+
+def _uncleared(ctype: str, count: int) -> Any:
+    """A cffi array that is not zeroed first (the native side writes what is read)."""
+    global _allocate
+    if _allocate is None:
+        _allocate = native()[0].new_allocator(should_clear_after_alloc=False)
+    return _allocate(ctype, count)
+
+
 class GlobSet:
     """A compiled native glob set. ``patterns`` are fsencoded; an invalid one raises InvalidArgumentError
     (a ValueError) naming it and the position."""
@@ -284,13 +295,16 @@ class GlobSet:
         self.count = len(patterns)
         self._finalizer = weakref.finalize(self, _free_globset, out[0])
 
-    def match(self, blob: bytes, count: int) -> bytearray:
-        """``blob`` holds ``count`` NUL-terminated paths; returns one byte per path, 1 where a glob matches.
-        Long lists are matched in parallel, with the GIL released."""
+    def match(self, blob: bytes, count: int) -> tuple[bytearray, Callable[[], list[int]], int]:
+        """``blob`` holds ``count`` (>= 1) paths separated by NULs. Returns one byte per path (1 where a
+        glob matches), a function giving the matching indices, and how many matched. Long lists are
+        matched in parallel, with the GIL released."""
         ffi, lib = native()
         matched = bytearray(count)
-        check(lib.vega_globset_match(self.id, blob, len(blob), count, ffi.from_buffer(matched)))
-        return matched
+        indices = _uncleared("int64_t[]", count)
+        found = ffi.new("int64_t*")
+        check(lib.vega_globset_match(self.id, blob, len(blob), count, ffi.from_buffer(matched), indices, found))
+        return matched, lambda: ffi.unpack(indices, found[0]), found[0]
 
     def which(self, path: bytes) -> list[int]:
         ffi, lib = native()

@@ -63,8 +63,7 @@ class PatternMatcher:
 
     def matches(self, path: str | bytes | os.PathLike[Any]) -> bool:
         """True if any glob matches ``path``."""
-        raw = _encode(path)
-        return bool(self._set.match(raw + b"\0", 1)[0])
+        return self._set.match(_encode(path), 1)[2] == 1
 
     def which(self, path: str | bytes | os.PathLike[Any]) -> list[int]:
         """The indices (into :attr:`patterns`) of every glob that matches ``path``, ascending."""
@@ -76,7 +75,9 @@ class PatternMatcher:
         items: Sequence[Any] = paths if isinstance(paths, (list, tuple)) else list(paths)
         if not items:
             return []
-        matched = self._set.match(_join(items), len(items))
+        matched, indices, found = self._set.match(_join(items), len(items))
+        if found * 4 < len(items):  # few matches: fetching them by index beats scanning every flag
+            return list(map(items.__getitem__, indices()))
         return list(itertools.compress(items, matched))
 
 
@@ -88,18 +89,14 @@ def _encode(path: str | bytes | os.PathLike[Any]) -> bytes:
 
 
 def _join(items: Sequence[Any]) -> bytes:
-    """All paths as one buffer of NUL-terminated strings: one C-level join for a list of only str or
-    only bytes, a per-item conversion otherwise."""
+    """All paths in one buffer, separated by NULs: one C-level join for a list of only str or only bytes,
+    a per-item conversion otherwise. (A NUL inside a path is caught natively: one separator too many.)"""
     try:
         if isinstance(items[0], str):
-            blob = ("\0".join(items) + "\0").encode(ENCODING, ENCODE_ERRORS)
-        else:
-            blob = b"\0".join(items) + b"\0"
+            return "\0".join(items).encode(ENCODING, ENCODE_ERRORS)
+        return b"\0".join(items)
     except TypeError:
-        blob = b"\0".join(_encode(item) for item in items) + b"\0"
-    if blob.count(b"\0") != len(items):
-        raise ValueError("embedded null byte in a path")
-    return blob
+        return b"\0".join(_encode(item) for item in items)
 
 
 def walk_filter(patterns: PatternArg | PatternMatcher | None, argument: str) -> _native.GlobSet | None:
@@ -131,6 +128,6 @@ class Selection:
             return [], []
         paths = [relative_dir + name + ("/" if d else "") for name, d in zip(names, is_dir)]
         blob = _join(paths)
-        kept = [not m for m in self.exclude.match(blob, len(paths))] if self.exclude else [True] * len(paths)
-        selected = [bool(m) for m in self.include.match(blob, len(paths))] if self.include else [True] * len(paths)
+        kept = [not m for m in self.exclude.match(blob, len(paths))[0]] if self.exclude else [True] * len(paths)
+        selected = [bool(m) for m in self.include.match(blob, len(paths))[0]] if self.include else [True] * len(paths)
         return [k and s for k, s in zip(kept, selected)], kept

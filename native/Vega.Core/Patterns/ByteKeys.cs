@@ -12,10 +12,20 @@ internal sealed class ByteKeys : IEqualityComparer<byte[]>, IAlternateEqualityCo
     public int GetHashCode(ReadOnlySpan<byte> alternate) => Hash(alternate);
     public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
 
+    // Keys come from the globs, lookups from paths: a multiply-xorshift hash of 8-byte words is enough
+    // (there is nothing to gain by flooding one's own glob set) and much cheaper than HashCode on short keys.
     private static int Hash(ReadOnlySpan<byte> key)
     {
-        var hash = new HashCode();
-        hash.AddBytes(key);
-        return hash.ToHashCode();
+        ulong hash = (ulong)key.Length * 0x9E3779B97F4A7C15UL;
+        while (key.Length >= 8)
+        {
+            hash = (hash ^ System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(key)) * 0xBF58476D1CE4E5B9UL;
+            hash ^= hash >> 31;
+            key = key[8..];
+        }
+        ulong tail = 0;
+        for (int i = 0; i < key.Length; i++) tail |= (ulong)key[i] << (8 * i);
+        hash = (hash ^ tail) * 0x94D049BB133111EBUL;
+        return (int)(hash ^ (hash >> 32));
     }
 }

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -27,13 +29,17 @@ public sealed class GlobSet
     private readonly Dictionary<byte[], int[]> _exactPaths = new(ByteKeys.Instance);
     private readonly Dictionary<byte[], int[]> _basenames = new(ByteKeys.Instance);
     private readonly Dictionary<byte[], int[]> _extensions = new(ByteKeys.Instance);
+    // Span lookups into the tables above, made once (making one checks the comparer's type).
+    private readonly Dictionary<byte[], int[]>.AlternateLookup<ReadOnlySpan<byte>> _exactPathLookup, _basenameLookup, _extensionLookup;
     private readonly List<(byte[] Affix, int Glob)> _basenameSuffixes = new();
     private readonly List<(byte[] Affix, int Glob)> _basenamePrefixes = new();
     private readonly List<(byte[] Affix, int Glob)> _pathPrefixes = new();
     private readonly List<(byte[] Affix, int Glob)> _pathSuffixes = new();
     private readonly List<int> _matchAll = new();
-    private readonly List<int> _basenameRegexGlobs = new();
-    private readonly List<int> _pathRegexGlobs = new();
+    // Regex globs by target (0: basename, 1: whole path), split by whether they have a literal gate.
+    private readonly List<int>[] _gatedRegexGlobs = [new(), new()];
+    private readonly List<int>[] _ungatedRegexGlobs = [new(), new()];
+    private readonly (byte[] Prefix, byte[] Suffix)[] _gates;
 
     private readonly List<int> _allBasenameGlobs = new();
     private readonly List<int> _allPathGlobs = new();
@@ -48,6 +54,10 @@ public sealed class GlobSet
         _caseInsensitive = caseInsensitive;
         _directoryOnly = _globs.Select(g => g.DirectoryOnly).ToArray();
         _regexes = new Lazy<Regex>[_globs.Length];
+        _gates = new (byte[], byte[])[_globs.Length];
+        _exactPathLookup = _exactPaths.GetAlternateLookup<ReadOnlySpan<byte>>();
+        _basenameLookup = _basenames.GetAlternateLookup<ReadOnlySpan<byte>>();
+        _extensionLookup = _extensions.GetAlternateLookup<ReadOnlySpan<byte>>();
         for (int i = 0; i < _globs.Length; i++)
         {
             var glob = _globs[i];
@@ -55,17 +65,18 @@ public sealed class GlobSet
             (glob.HasSlash ? _allPathGlobs : _allBasenameGlobs).Add(i);
             Classify(i);
         }
-        NeedsPath = _exactPaths.Count + _pathPrefixes.Count + _pathSuffixes.Count + _pathRegexGlobs.Count > 0;
+        NeedsPath = _exactPaths.Count + _pathPrefixes.Count + _pathSuffixes.Count + _gatedRegexGlobs[1].Count + _ungatedRegexGlobs[1].Count > 0;
+        HasRegexes = _gatedRegexGlobs.Concat(_ungatedRegexGlobs).Any(list => list.Count > 0);
         for (int target = 0; target < 2; target++)
         {
             for (int dir = 0; dir < 2; dir++)
             {
-                var ids = (target == 0 ? _basenameRegexGlobs : _pathRegexGlobs).Where(g => dir == 1 || !_directoryOnly[g]).ToList();
+                var ids = _ungatedRegexGlobs[target].Where(g => dir == 1 || !_directoryOnly[g]).ToList();
                 _joined[target, dir] = new Lazy<Regex?>(() => ids.Count == 0 ? null
                     : NewRegex(string.Join("|", ids.Select(g => "(?:" + _globs[g].ToRegex() + ")"))));
             }
         }
-        foreach (int g in _basenameRegexGlobs.Concat(_pathRegexGlobs)) _ = _regexes[g].Value; // compile errors surface now
+        foreach (int g in _gatedRegexGlobs.Concat(_ungatedRegexGlobs).SelectMany(list => list)) _ = _regexes[g].Value; // compile errors surface now
     }
 
     public static GlobSet Parse(IEnumerable<string> patterns, bool caseInsensitive = false, GlobSyntax syntax = GlobSyntax.Default) =>
@@ -73,6 +84,8 @@ public sealed class GlobSet
 
     public int Count => _globs.Length;
     public Glob this[int index] => _globs[index];
+
+    private bool HasRegexes { get; }
 
     /// <summary>True if some glob needs the whole path (it contains '/'); otherwise the basename is enough.</summary>
     public bool NeedsPath { get; }
@@ -142,7 +155,20 @@ public sealed class GlobSet
         if (expanded is not null && expanded.All(nodes => AddSimple(nodes, index))) return;
         // At least one expansion has no simple shape: the glob is matched by its regex alone. Simple
         // shapes already added for other expansions stay; they only find what the regex would.
-        (glob.HasSlash ? _pathRegexGlobs : _basenameRegexGlobs).Add(index);
+        int target = glob.HasSlash ? 1 : 0;
+        _gates[index] = Gates(glob);
+        bool gated = _gates[index].Prefix.Length + _gates[index].Suffix.Length > 0;
+        (gated ? _gatedRegexGlobs : _ungatedRegexGlobs)[target].Add(index);
+    }
+
+    /// <summary>The literal text a glob's matches must start and end with (none when folding case).</summary>
+    private (byte[] Prefix, byte[] Suffix) Gates(Glob glob)
+    {
+        if (_caseInsensitive) return ([], []);
+        var nodes = glob.Nodes;
+        int leading = nodes.TakeWhile(n => n is LiteralNode).Count();
+        int trailing = leading == nodes.Count ? 0 : nodes.AsEnumerable().Reverse().TakeWhile(n => n is LiteralNode).Count();
+        return (Literal(nodes.Take(leading)) ?? [], Literal(nodes.Skip(nodes.Count - trailing)) ?? []);
     }
 
     /// <summary>Adds one brace-free expansion to the table of its shape; false if it has none.</summary>
@@ -230,9 +256,19 @@ public sealed class GlobSet
 
     private bool Evaluate(ReadOnlySpan<byte> directory, ReadOnlySpan<byte> name, bool isDirectory, List<int>? found)
     {
+        if (!_caseInsensitive)
+        {
+            // The common case needs no copy: the basename alone, or a path whose parts are adjacent in memory.
+            if (!NeedsPath) return EvaluateParts(name, name, directory, name, isDirectory, found);
+            if (Unsafe.AreSame(ref Unsafe.Add(ref MemoryMarshal.GetReference(directory), directory.Length), ref MemoryMarshal.GetReference(name)))
+            {
+                var whole = MemoryMarshal.CreateReadOnlySpan(ref MemoryMarshal.GetReference(directory), directory.Length + name.Length);
+                return EvaluateParts(whole, name, directory, name, isDirectory, found);
+            }
+        }
         int length = directory.Length + name.Length;
         byte[]? rented = null;
-        Span<byte> buffer = length <= 1024 ? stackalloc byte[length] : (rented = ArrayPool<byte>.Shared.Rent(length));
+        Span<byte> buffer = length <= 1024 ? stackalloc byte[1024] : (rented = ArrayPool<byte>.Shared.Rent(length));
         try
         {
             if (_caseInsensitive)
@@ -249,10 +285,7 @@ public sealed class GlobSet
                 name.CopyTo(buffer[directory.Length..]);
             }
             var path = buffer[..length];
-            var basename = path[directory.Length..];
-            bool tables = EvaluateTables(path, basename, isDirectory, found);
-            if (tables && found is null) return true;
-            return EvaluateRegexes(directory, name, isDirectory, found) || tables;
+            return EvaluateParts(path, path[directory.Length..], directory, name, isDirectory, found);
         }
         finally
         {
@@ -260,16 +293,26 @@ public sealed class GlobSet
         }
     }
 
+    /// <summary>Tables on the (case-folded) path and basename, then regexes on the original parts.</summary>
+    private bool EvaluateParts(ReadOnlySpan<byte> path, ReadOnlySpan<byte> basename, ReadOnlySpan<byte> directory,
+                               ReadOnlySpan<byte> name, bool isDirectory, List<int>? found)
+    {
+        bool tables = EvaluateTables(path, basename, isDirectory, found);
+        if (tables && found is null) return true;
+        if (!HasRegexes) return tables;
+        return EvaluateRegexes(directory, name, isDirectory, found) || tables;
+    }
+
     private bool EvaluateTables(ReadOnlySpan<byte> path, ReadOnlySpan<byte> basename, bool isDirectory, List<int>? found)
     {
         bool any = false;
-        if (Add(_matchAll, isDirectory, found, ref any) && found is null) return true;
-        if (_basenames.Count > 0 && _basenames.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(basename, out var ids)
+        if (Add(CollectionsMarshal.AsSpan(_matchAll), isDirectory, found, ref any) && found is null) return true;
+        if (_basenames.Count > 0 && _basenameLookup.TryGetValue(basename, out var ids)
             && Add(ids, isDirectory, found, ref any) && found is null) return true;
         if (_extensions.Count > 0)
         {
             int dot = basename.LastIndexOf((byte)'.');
-            if (dot >= 0 && _extensions.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(basename[(dot + 1)..], out ids)
+            if (dot >= 0 && _extensionLookup.TryGetValue(basename[(dot + 1)..], out ids)
                 && Add(ids, isDirectory, found, ref any) && found is null) return true;
         }
         foreach (var (suffix, glob) in _basenameSuffixes)
@@ -281,7 +324,7 @@ public sealed class GlobSet
             if (basename.StartsWith(prefix) && Add(glob, isDirectory, found, ref any) && found is null) return true;
         }
         if (!NeedsPath) return any;
-        if (_exactPaths.Count > 0 && _exactPaths.GetAlternateLookup<ReadOnlySpan<byte>>().TryGetValue(path, out ids)
+        if (_exactPaths.Count > 0 && _exactPathLookup.TryGetValue(path, out ids)
             && Add(ids, isDirectory, found, ref any) && found is null) return true;
         foreach (var (prefix, glob) in _pathPrefixes)
         {
@@ -303,50 +346,92 @@ public sealed class GlobSet
         return true;
     }
 
-    private bool Add(IEnumerable<int> globs, bool isDirectory, List<int>? found, ref bool any)
+    private bool Add(ReadOnlySpan<int> globs, bool isDirectory, List<int>? found, ref bool any)
     {
         bool added = false;
         foreach (int glob in globs) added |= Add(glob, isDirectory, found, ref any);
         return added;
     }
 
+    /// <summary>
+    /// Regex globs, basename ones then path ones. A glob whose pattern starts or ends with literal text is
+    /// tried only on paths that start or end with it (most are rejected without running a regex); the
+    /// others are tried together, as one joined regex, when any match will do.
+    /// </summary>
     private bool EvaluateRegexes(ReadOnlySpan<byte> directory, ReadOnlySpan<byte> name, bool isDirectory, List<int>? found)
     {
         bool any = false;
-        if (_basenameRegexGlobs.Count > 0)
+        for (int target = 0; target < 2; target++)
         {
-            any |= MatchRegexes(0, _basenameRegexGlobs, [], name, isDirectory, found);
-            if (any && found is null) return true;
+            var dir = target == 0 ? default : directory;
+            var text = new DecodedPath();
+            foreach (int glob in CollectionsMarshal.AsSpan(_gatedRegexGlobs[target]))
+            {
+                if (_directoryOnly[glob] && !isDirectory) continue;
+                var (prefix, suffix) = _gates[glob];
+                if (!StartsWith(dir, name, prefix) || !EndsWith(dir, name, suffix)) continue;
+                if (!_regexes[glob].Value.IsMatch(text.Get(dir, name))) continue;
+                if (found is null) return true;
+                found.Add(glob);
+                any = true;
+            }
+            var ungated = _ungatedRegexGlobs[target];
+            if (ungated.Count == 0) continue;
+            if (found is null)
+            {
+                if (_joined[target, isDirectory ? 1 : 0].Value?.IsMatch(text.Get(dir, name)) == true) return true;
+                continue;
+            }
+            any |= MatchEach(ungated, text.Get(dir, name), isDirectory, found);
         }
-        if (_pathRegexGlobs.Count > 0) any |= MatchRegexes(1, _pathRegexGlobs, directory, name, isDirectory, found);
         return any;
     }
 
-    private bool MatchRegexes(int target, List<int> globs, ReadOnlySpan<byte> directory, ReadOnlySpan<byte> name, bool isDirectory, List<int>? found)
+    private bool MatchEach(List<int> globs, ReadOnlySpan<char> text, bool isDirectory, List<int> found)
     {
-        int length = directory.Length + name.Length;
-        char[]? rented = null;
-        Span<char> text = length <= 1024 ? stackalloc char[length] : (rented = ArrayPool<char>.Shared.Rent(length));
-        try
+        bool any = false;
+        foreach (int glob in CollectionsMarshal.AsSpan(globs))
         {
-            int written = PathText.Decode(directory, text);
-            written += PathText.Decode(name, text[written..]);
-            var chars = text[..written];
-            if (found is null) return _joined[target, isDirectory ? 1 : 0].Value?.IsMatch(chars) ?? false;
-            bool any = false;
-            foreach (int glob in globs)
+            if ((!_directoryOnly[glob] || isDirectory) && _regexes[glob].Value.IsMatch(text))
             {
-                if ((!_directoryOnly[glob] || isDirectory) && _regexes[glob].Value.IsMatch(chars))
-                {
-                    found.Add(glob);
-                    any = true;
-                }
+                found.Add(glob);
+                any = true;
             }
-            return any;
         }
-        finally
+        return any;
+    }
+
+    private static bool StartsWith(ReadOnlySpan<byte> directory, ReadOnlySpan<byte> name, byte[] prefix)
+    {
+        if (prefix.Length <= directory.Length) return directory.StartsWith(prefix);
+        return directory.SequenceEqual(prefix.AsSpan(0, directory.Length)) && name.StartsWith(prefix.AsSpan(directory.Length));
+    }
+
+    private static bool EndsWith(ReadOnlySpan<byte> directory, ReadOnlySpan<byte> name, byte[] suffix)
+    {
+        if (suffix.Length <= name.Length) return name.EndsWith(suffix);
+        int inDirectory = suffix.Length - name.Length;
+        return name.SequenceEqual(suffix.AsSpan(inDirectory)) && directory.EndsWith(suffix.AsSpan(0, inDirectory));
+    }
+
+    [ThreadStatic] private static char[]? t_decoded;
+
+    /// <summary>The path decoded for regexes (<see cref="PathText"/>), once, on first need, into a per-thread
+    /// buffer (so only one DecodedPath per thread may be in use at a time).</summary>
+    private struct DecodedPath
+    {
+        private int _length;
+
+        public ReadOnlySpan<char> Get(ReadOnlySpan<byte> directory, ReadOnlySpan<byte> name)
         {
-            if (rented is not null) ArrayPool<char>.Shared.Return(rented);
+            int needed = directory.Length + name.Length;
+            if (_length == 0 && needed > 0)
+            {
+                if (t_decoded is null || t_decoded.Length < needed) t_decoded = new char[Math.Max(256, needed * 2)];
+                _length = PathText.Decode(directory, t_decoded);
+                _length += PathText.Decode(name, t_decoded.AsSpan(_length));
+            }
+            return t_decoded.AsSpan(0, _length);
         }
     }
 
@@ -354,9 +439,8 @@ public sealed class GlobSet
     private bool EvaluateAllByRegex(ReadOnlySpan<byte> directory, ReadOnlySpan<byte> name, bool isDirectory, List<int>? found)
     {
         var sink = found ?? new List<int>();
-        bool any = MatchRegexes(0, _allBasenameGlobs, [], name, isDirectory, sink);
+        bool any = MatchEach(_allBasenameGlobs, new DecodedPath().Get(default, name), isDirectory, sink);
         if (any && found is null) return true;
-        any |= MatchRegexes(1, _allPathGlobs, directory, name, isDirectory, sink);
-        return any;
+        return MatchEach(_allPathGlobs, new DecodedPath().Get(directory, name), isDirectory, sink) || any;
     }
 }
