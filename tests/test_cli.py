@@ -72,3 +72,37 @@ def test_closed_pipe_is_quiet(tmp_path):
     shell = subprocess.run(f"'{VEGAFS}' walk '{tmp_path}' | head -1", shell=True, capture_output=True, timeout=60)
     assert shell.stdout.count(b"\n") == 1
     assert b"Traceback" not in shell.stderr and b"Broken pipe" not in shell.stderr
+
+
+def test_glob_prints_sorted_matches(tree):
+    result = cli("glob", tree, "*.py", "*.csv")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().splitlines() == sorted(vegafs.glob(str(tree), ["*.py", "*.csv"]))
+    as_json = json.loads(cli("glob", tree, "*", "-e", "a", "--files", "--json").stdout)
+    assert as_json == sorted(vegafs.glob(str(tree), "*", exclude=["a"], files_only=True))
+    bad = cli("glob", tree, "[x")
+    assert bad.returncode == 2 and b"unclosed '['" in bad.stderr
+
+
+def test_scan_and_shuffle_commands(tmp_path):
+    from test_structure import EXPERIMENT, make_experiments
+    root = make_experiments(tmp_path / "src", count=4)
+    pattern = tmp_path / "pattern.json"
+    pattern.write_text(EXPERIMENT.to_json())
+    scanned = cli("scan", "-p", pattern, root)
+    assert scanned.returncode == 0, scanned.stderr
+    assert scanned.stdout.decode().splitlines() == sorted(str(m.source) for m in vegafs.scan(str(root), [EXPERIMENT]))
+    plan = json.loads(cli("shuffle", "-p", pattern, root, tmp_path / "dst", "--dry-run", "--json").stdout)
+    assert plan["dryrun"] and plan["counts"]["planned"] > 0 and not (tmp_path / "dst").exists()
+    done = cli("shuffle", "-p", pattern, root, tmp_path / "dst")
+    assert done.returncode == 0 and b"copied" in done.stdout
+    assert sum(1 for p in (tmp_path / "dst").rglob("*") if p.is_file()) == plan["counts"]["planned"]
+
+
+def test_bad_pattern_files_are_clear_errors(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"files": [7]}')
+    result = cli("scan", "-p", broken, tmp_path)
+    assert result.returncode == 2 and b"pattern.files[0]: expected a glob string" in result.stderr
+    broken.write_text("{not json")
+    assert b"malformed" in cli("scan", "-p", broken, tmp_path).stderr

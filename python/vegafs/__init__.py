@@ -11,6 +11,19 @@ from ._glob import glob, glob_files
 from ._native import WalkProgress
 from ._patterns import PatternMatcher
 from ._scan import Columns, CountResult, Entry, Kind, ScanResult, count, scan_tree
+from ._structure import (
+    Explanation,
+    FileStructurePattern,
+    PatternError,
+    ShuffleItem,
+    ShuffleReport,
+    StructureMatch,
+    assess,
+    scan,
+    shuffle,
+    shuffle_to,
+    shuffle_with,
+)
 from ._walk import walk, walk_parallel
 from .errors import (
     CancelledError,
@@ -43,8 +56,10 @@ def get_backend_info(path: Any = None) -> dict[str, Any]:
 
 
 __all__ = [
-    "CancelledError", "Columns", "CountResult", "Entry", "ForkError", "InvalidArgumentError", "Kind",
-    "NativeError", "NativeLibraryError", "PatternMatcher", "ScanResult", "VegaError", "VegaFileExistsError",
+    "CancelledError", "Columns", "CountResult", "Entry", "Explanation", "FileStructurePattern", "ForkError",
+    "InvalidArgumentError", "Kind", "NativeError", "NativeLibraryError", "PatternError", "PatternMatcher",
+    "ScanResult", "ShuffleItem", "ShuffleReport", "StructureMatch", "assess", "scan", "shuffle", "shuffle_to",
+    "shuffle_with", "VegaError", "VegaFileExistsError",
     "VegaFileNotFoundError", "VegaIsADirectoryError", "VegaNotADirectoryError", "VegaOSError",
     "VegaPermissionError", "WalkProgress", "count", "get_backend_info", "glob", "glob_files", "native_info", "scan_tree",
     "walk", "walk_parallel", "__version__",

@@ -36,6 +36,24 @@ def backend_info(path: Any = None) -> dict[str, Any]:
     return _native.info()
 
 
+def filesystem(url: str) -> Any:
+    """The fsspec filesystem serving ``url``."""
+    return _filesystem(url)[0]
+
+
+def strip(url: str) -> str:
+    """``url`` as a path of its filesystem (protocol removed)."""
+    return str(_filesystem(url)[1])
+
+
+def opener(path: str) -> Callable[[], Any]:
+    """A function opening ``path`` (a URL or a local path) for binary reading."""
+    if is_fsspec(path):
+        fs, inner = _filesystem(path)
+        return lambda: fs.open(inner, "rb")
+    return lambda: open(path, "rb")
+
+
 def _filesystem(url: str) -> tuple[Any, str]:
     try:
         import fsspec

@@ -304,7 +304,12 @@ class GlobSet:
         indices = _uncleared("int64_t[]", count)
         found = ffi.new("int64_t*")
         check(lib.vega_globset_match(self.id, blob, len(blob), count, ffi.from_buffer(matched), indices, found))
-        return matched, lambda: ffi.unpack(indices, found[0]), found[0]
+        count_found: int = found[0]
+
+        def matching() -> list[int]:
+            return list(ffi.unpack(indices, count_found))
+
+        return matched, matching, count_found
 
     def which(self, path: bytes) -> list[int]:
         ffi, lib = native()

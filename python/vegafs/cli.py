@@ -8,6 +8,8 @@ import sys
 from typing import Sequence
 
 from . import __version__, count, scan_tree
+from ._glob import glob
+from ._structure import FileStructurePattern, PatternError, scan, shuffle
 from ._progress import human_bytes
 from .errors import VegaError
 
@@ -39,15 +41,49 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("-0", "--null", action="store_true", help="end each path with NUL instead of newline")
     p.add_argument("--stat", action="store_true", help="with --json: add size, mtime_ns, mode, inode, device, nlink")
     p.add_argument("-d", "--max-depth", type=int, default=None, help="deepest entry depth (1: PATH's own entries)")
+
+    p = commands.add_parser("glob", help="print the paths below ROOT that globs match (one native walk)",
+                            description="Globs without '/' match names at any depth, globs with '/' match "
+                                        "paths relative to ROOT (see docs/patterns.md).")
+    p.add_argument("root", help="directory (or fsspec URL)")
+    p.add_argument("patterns", nargs="+", metavar="GLOB", help="glob to include")
+    p.add_argument("-e", "--exclude", action="append", metavar="GLOB", help="leave out (and do not descend into) matches")
+    p.add_argument("--gitignore", action="store_true", help="honour .gitignore, .ignore and .git/info/exclude")
+    p.add_argument("--files", action="store_true", help="only regular files")
+    p.add_argument("-j", "--threads", type=int, default=None, help="worker threads (default: one per CPU)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="one JSON array of paths")
+    out.add_argument("-0", "--null", action="store_true", help="end each path with NUL instead of newline")
+
+    def structure(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-p", "--pattern", action="append", required=True, metavar="JSON",
+                       help="pattern file (one pattern object or a list of them); repeatable")
+        p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = commands.add_parser("scan", help="find the directories below PATH that match structure patterns")
+    structure(p)
+    p.add_argument("path", help="directory (or fsspec URL)")
+
+    p = commands.add_parser("shuffle", help="copy (or move) matched structures from SRC to DST")
+    structure(p)
+    p.add_argument("source", help="directory to scan (or fsspec URL)")
+    p.add_argument("destination", help="directory to copy into: DST/<matched directory name>/...")
+    p.add_argument("-n", "--dry-run", action="store_true", help="only report what would be copied")
+    p.add_argument("--overwrite", action="store_true", help="replace existing destination files")
+    p.add_argument("--move", action="store_true", help="remove each source file once copied")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    progress = sys.stderr.isatty() if getattr(args, "progress", None) is None else args.progress
     try:
         if args.command == "count":
             return _count(args, progress)
+        if args.command == "glob":
+            return _glob(args)
+        if args.command in ("scan", "shuffle"):
+            return _structure(args)
         return _walk(args, progress)
     except BrokenPipeError:
         # The reader went away (e.g. `vegafs walk . | head`): stop quietly, as find and fd do.
@@ -104,3 +140,57 @@ def _walk(args: argparse.Namespace, progress: bool) -> int:
             out.write(end.join(map(os.fsencode, batch.paths)) + end)
     out.flush()
     return _report_errors(listing.errors)
+
+
+def _glob(args: argparse.Namespace) -> int:
+    paths = sorted(glob(args.root, args.patterns, args.exclude, gitignore=args.gitignore, threads=args.threads,
+                        files_only=args.files))
+    out = sys.stdout.buffer
+    if args.json:
+        out.write(json.dumps([os.fsdecode(p) for p in paths]).encode("utf-8", "surrogateescape") + b"\n")
+    elif paths:
+        end = b"\0" if args.null else b"\n"
+        out.write(end.join(map(os.fsencode, paths)) + end)
+    out.flush()
+    return EXIT_OK
+
+
+def _load_patterns(files: list[str]) -> list[FileStructurePattern]:
+    patterns = []
+    for name in files:
+        try:
+            with open(name, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except json.JSONDecodeError as error:
+            raise PatternError(f"{name}: pattern JSON is malformed: {error}") from error
+        items = data if isinstance(data, list) else [data]
+        try:
+            patterns += [FileStructurePattern.from_dict(item, f"pattern[{i}]" if isinstance(data, list) else "pattern")
+                         for i, item in enumerate(items)]
+        except PatternError as error:
+            raise PatternError(f"{name}: {error}") from error
+    return patterns
+
+
+def _structure(args: argparse.Namespace) -> int:
+    patterns = _load_patterns(args.pattern)
+    root = args.path if args.command == "scan" else args.source
+    matches = sorted(scan(root, patterns), key=lambda m: str(m.source))
+    if args.command == "scan":
+        if args.json:
+            print(json.dumps([{"source": str(m.source), "pattern": m.pattern.to_dict()} for m in matches]))
+        else:
+            for m in matches:
+                print(m.source)
+        return EXIT_OK
+    report = shuffle(matches, args.destination, dryrun=args.dry_run, overwrite=args.overwrite, move=args.move)
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        for item in report.items:
+            note = f" ({item.error})" if item.error else ""
+            print(f"{item.status:<8} {item.source} -> {item.destination}{note}")
+        print(report)
+    for item in report.failed:
+        print(f"vegafs: {item.source}: {item.error}", file=sys.stderr)
+    return EXIT_PARTIAL if report.failed else EXIT_OK
