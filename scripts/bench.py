@@ -9,9 +9,12 @@ this size's markers is rewritten.
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import glob
 import os
 import platform
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -100,6 +103,17 @@ def scandir_stat(top: str) -> int:
     return len(rows)
 
 
+GLOB_SET = ["*.py", "*.pyc", "*.so", "dir_09/**", "**/dir_01/*.txt", "*.{c,h}", "*_test.go", "README*",
+            "dir_02/**/*.md", "*.json", "**/node_modules/**", "*.o", "*.tmp", "dir_03/**/*.rs", "Makefile",
+            "*.lock", "**/.git/**", "dir_04/*/file_1*.txt", "*.[ch]pp", "dir_05/*/*.md"]
+
+
+def python_glob_loop(paths: list[str]) -> int:
+    """The plain-Python way to test each path against a set of globs (fnmatch's regexes, compiled once)."""
+    regexes = [re.compile(fnmatch.translate(g)).match for g in GLOB_SET]
+    return sum(1 for p in paths if any(match(p) for match in regexes))
+
+
 def measure(fn: Callable[[], object], runs: int) -> tuple[float, float]:
     fn()  # warm-up: page cache, dentry cache, imports
     times = []
@@ -124,6 +138,11 @@ def main() -> int:
     fd = shutil.which("fdfind") or shutil.which("fd")
     threads = os.cpu_count() or 1
 
+    # Paths relative to the tree, as a list in memory, for the matching benchmarks.
+    memory_paths = [os.path.relpath(p, top) for p in vegafs.scan_tree(top).paths]
+    matcher_py = vegafs.PatternMatcher("*.py")
+    matcher_set = vegafs.PatternMatcher(GLOB_SET)
+
     groups: list[tuple[str, str, list[tuple[str, Callable[[], object]]]]] = [
         ("all paths into a Python list", "fd -u -j2 (to /dev/null)", [
             ("vegafs.scan_tree(top).paths", lambda: len(vegafs.scan_tree(top).paths)),
@@ -142,6 +161,23 @@ def main() -> int:
             ("find -printf '%s %T@ %p'", run_command(["find", top, "-printf", r"%s %T@ %p\n"])),
             ("du -sb", run_command(["du", "-sb", top])),
         ]),
+        ("filter in-memory paths, one glob", "fnmatch.filter(paths, '*.py')", [
+            ("vegafs.PatternMatcher('*.py').filter(paths)", lambda: len(matcher_py.filter(memory_paths))),
+            ("fnmatch.filter(paths, '*.py')", lambda: len(fnmatch.filter(memory_paths, "*.py"))),
+        ]),
+        ("filter in-memory paths, 20 globs", "Python loop over 20 globs", [
+            ("vegafs.PatternMatcher(20 globs).filter(paths)", lambda: len(matcher_set.filter(memory_paths))),
+            ("Python loop over 20 globs", lambda: python_glob_loop(memory_paths)),
+        ]),
+        ("glob '*.py' on disk", "fd -u -g '*.py' -j2", [
+            ("vegafs.glob(top, '*.py')", lambda: len(vegafs.glob(top, "*.py"))),
+            ("fd -u -g '*.py' -j2", run_command([fd, "-u", "-g", "*.py", "-j2", top])) if fd else None,
+            ("glob.glob(top/**/*.py, recursive)", lambda: len(glob.glob(top + "/**/*.py", recursive=True))),
+        ]),
+        ("walk honouring ignore files", "fd -H -j2", [
+            ("vegafs.scan_tree(top, gitignore=True).paths", lambda: len(vegafs.scan_tree(top, gitignore=True).paths)),
+            ("fd -H -j2 (to /dev/null)", run_command([fd, "-H", "-j2", ".", top])) if fd else None,
+        ]),
         ("count and sum sizes", "du -sb", [
             ("vegafs.count(top)", lambda: vegafs.count(top)),
             ("du -sb", run_command(["du", "-sb", top])),
@@ -154,7 +190,7 @@ def main() -> int:
         measured = {}
         for case in filter(None, cases):
             name, fn = case
-            if args.skip_slow and name.startswith(("os.walk", "recursive")):
+            if args.skip_slow and name.startswith(("os.walk", "recursive", "Python loop", "glob.glob")):
                 continue
             median, best = measure(fn, runs)
             measured[name] = (median, best)
@@ -185,7 +221,8 @@ def write_report(args, top, runs, threads, fd, results) -> None:
             ratio = f"{median / base:.2f}x" if base else "n/a"
             bold = "**" if name.startswith(("vegafs", "list(vegafs")) else ""
             lines.append(f"| {title} | {bold}{name}{bold} | {median:.3f} | {best:.3f} | {ratio} |")
-    lines += ["", f"Ratios are to `{results[0][1]}` for listings and to `du -sb` for stat and counting.",
+    lines += ["", "Each group's ratios are to the baseline named in its title row: "
+              + "; ".join(f"{title}: `{baseline}`" for title, baseline, _ in results) + ".",
               f"![benchmark plot](benchmarks-{args.files}.png)", ""]
     plot(args, results)
 
