@@ -36,25 +36,16 @@ def backend_info(path: Any = None) -> dict[str, Any]:
     return _native.info()
 
 
-def filesystem(url: str) -> Any:
-    """The fsspec filesystem serving ``url``."""
-    return _filesystem(url)[0]
-
-
-def strip(url: str) -> str:
-    """``url`` as a path of its filesystem (protocol removed)."""
-    return str(_filesystem(url)[1])
-
-
 def opener(path: str) -> Callable[[], Any]:
     """A function opening ``path`` (a URL or a local path) for binary reading."""
     if is_fsspec(path):
-        fs, inner = _filesystem(path)
+        fs, inner = resolve(path)
         return lambda: fs.open(inner, "rb")
     return lambda: open(path, "rb")
 
 
-def _filesystem(url: str) -> tuple[Any, str]:
+def resolve(url: str) -> tuple[Any, str]:
+    """The fsspec filesystem serving ``url``, and ``url`` as a path of it (protocol removed)."""
     try:
         import fsspec
     except ImportError as exc:  # pragma: no cover - fsspec is a dependency
@@ -92,7 +83,7 @@ def fsspec_walk(url: str, topdown: bool, onerror: Callable[[OSError], object] | 
                 sort: bool, selection: Selection) -> Iterator[WalkTriple]:
     """os.walk over an fsspec filesystem. Its own walk is not used: fsspec 2022.x ignores pruning of
     dirnames, which both os.walk's contract and exclude= need."""
-    fs, root = _filesystem(url)
+    fs, root = resolve(url)
     try:
         _check_dir(fs, root, url)
     except OSError as error:
@@ -137,7 +128,7 @@ def fsspec_walk(url: str, topdown: bool, onerror: Callable[[OSError], object] | 
 
 def _listing(url: str, max_depth: int | None,
              selection: Selection | None = None) -> tuple[Any, list[tuple[str, dict[str, Any]]]]:
-    fs, root = _filesystem(url)
+    fs, root = resolve(url)
     _check_dir(fs, root, url)
     found = fs.find(root, maxdepth=max_depth, withdirs=True, detail=True)
     prefix = root.rstrip("/")

@@ -156,10 +156,11 @@ class RawBatch:
     strings: list[Any]
 
 
-def _free_job(job_id: int) -> None:
+def _release(free: str, handle: int) -> None:
+    """Calls the library's ``free`` function on a handle (a job or a glob set), from a finalizer."""
     if _forked_child or _loaded is None:
         return  # never call into the runtime in a forked child, not even to clean up
-    _loaded[1].vega_walk_free(job_id)
+    getattr(_loaded[1], free)(handle)
 
 
 class WalkJob:
@@ -174,7 +175,7 @@ class WalkJob:
         check(lib.vega_walk_start(root, len(root), output, flags, max_depth, threads,
                                   include.id if include else 0, exclude.id if exclude else 0, job))
         self._id: int | None = job[0]
-        self._finalizer = weakref.finalize(self, _free_job, job[0])
+        self._finalizer = weakref.finalize(self, _release, "vega_walk_free", job[0])
 
     @classmethod
     def start(cls, path: str | bytes, output: int, flags: int, max_depth: int | None,
@@ -265,12 +266,6 @@ def _take_batch(ffi: Any, lib: Any, out: Any, split: Callable[[Any], list[Any]])
 GLOB_IGNORE_CASE, GLOB_ANCHOR_SLASH = 1, 2
 
 
-def _free_globset(set_id: int) -> None:
-    if _forked_child or _loaded is None:
-        return
-    _loaded[1].vega_globset_free(set_id)
-
-
 _allocate: Any = None
 
 
@@ -293,7 +288,7 @@ class GlobSet:
         check(lib.vega_globset_new(blob, len(blob), len(patterns), flags, out))
         self.id: int = out[0]
         self.count = len(patterns)
-        self._finalizer = weakref.finalize(self, _free_globset, out[0])
+        self._finalizer = weakref.finalize(self, _release, "vega_globset_free", out[0])
 
     def match(self, blob: bytes, count: int) -> tuple[bytearray, Callable[[], list[int]], int]:
         """``blob`` holds ``count`` (>= 1) paths separated by NULs. Returns one byte per path (1 where a

@@ -231,7 +231,7 @@ class _Lister:
     """Directory listings, read once: from a whole-tree walk (scan) or directory by directory (explain, assess)."""
 
     def __init__(self, root: str, tree: Optional[dict[str, Listing]] = None) -> None:
-        self._fs = _backend.filesystem(root) if _backend.is_fsspec(root) else None
+        self._remote = _backend.is_fsspec(root)
         self._cache: dict[str, Optional[Listing]] = dict(tree or {})
 
     def __call__(self, path: str) -> Optional[Listing]:
@@ -241,7 +241,7 @@ class _Lister:
 
     def _read(self, path: str) -> Optional[Listing]:
         try:
-            if self._fs is not None:
+            if self._remote:
                 triple = next(iter(walk(path, max_depth=1)), None)
                 return (triple[1], triple[2]) if triple else None
             with os.scandir(path) as entries:
@@ -404,7 +404,8 @@ def _inside(path: str, directory: str) -> bool:
 def _size(path: str) -> int:
     try:
         if _backend.is_fsspec(path):
-            return int(_backend.filesystem(path).size(_backend.strip(path)) or 0)
+            fs, inner = _backend.resolve(path)
+            return int(fs.size(inner) or 0)
         return os.lstat(path).st_size
     except OSError:
         return 0
@@ -412,7 +413,8 @@ def _size(path: str) -> int:
 
 def _exists(path: str) -> bool:
     if _backend.is_fsspec(path):
-        return bool(_backend.filesystem(path).exists(_backend.strip(path)))
+        fs, inner = _backend.resolve(path)
+        return bool(fs.exists(inner))
     return os.path.lexists(path)
 
 
@@ -446,8 +448,7 @@ def _copy_local(src: str, dst: str, overwrite: bool) -> None:
 
 
 def _copy_fsspec(src: str, dst: str, overwrite: bool) -> None:
-    dst_fs = _backend.filesystem(dst) if _backend.is_fsspec(dst) else None
-    target = _backend.strip(dst) if dst_fs else dst
+    dst_fs, target = _backend.resolve(dst) if _backend.is_fsspec(dst) else (None, dst)
     temporary = posixpath.join(posixpath.dirname(target), f".{posixpath.basename(target)}.vegafs-{uuid.uuid4().hex[:12]}")
     opener = _backend.opener(src)
     try:
@@ -475,7 +476,8 @@ def _copy_fsspec(src: str, dst: str, overwrite: bool) -> None:
 
 def _remove(path: str) -> None:
     if _backend.is_fsspec(path):
-        _backend.filesystem(path).rm(_backend.strip(path))
+        fs, inner = _backend.resolve(path)
+        fs.rm(inner)
     else:
         os.unlink(path)
 

@@ -114,7 +114,10 @@ internal sealed class IgnoreFiles
     private static IgnoreVerdict Match(Frame frame, ReadOnlySpan<byte> directory, ReadOnlySpan<byte> name, bool isDirectory, List<int> scratch)
     {
         if (!frame.Ancestor) return frame.Rules.Match(directory[frame.Base.Length..], name, isDirectory, scratch);
-        byte[] joined = [.. frame.Base, .. directory];
+        int length = frame.Base.Length + directory.Length;
+        Span<byte> joined = length <= 1024 ? stackalloc byte[length] : new byte[length];
+        frame.Base.CopyTo(joined);
+        directory.CopyTo(joined[frame.Base.Length..]);
         return frame.Rules.Match(joined, name, isDirectory, scratch);
     }
 
