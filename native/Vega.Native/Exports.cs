@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Vega.Core.Analysis;
 using Vega.Core.Patterns;
 using Vega.Core.Walk;
 
@@ -11,7 +12,7 @@ namespace Vega.Native;
 public static unsafe class Exports
 {
     /// <summary>Bump on any change to vega.h; the Python package refuses a library with another value.</summary>
-    public const int AbiVersion = 2;
+    public const int AbiVersion = 3;
 
     private static readonly byte* s_version = StaticString(
         typeof(Exports).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
@@ -41,10 +42,21 @@ public static unsafe class Exports
     public static int WalkStart(byte* root, nuint rootLength, int output, int flags, int maxDepth, int threads,
                                 long include, long exclude, long* job)
     {
+        if (output is < 0 or > 2) return Status.Invalid($"unknown walk output {output}");
+        return StartWalk(root, rootLength, (WalkOutput)output, flags, maxDepth, threads, include, exclude, 0, job);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_analyze_start")]
+    public static int AnalyzeStart(byte* root, nuint rootLength, int flags, int maxDepth, int threads,
+                                   long include, long exclude, int topN, long* job) =>
+        StartWalk(root, rootLength, WalkOutput.Analyze, flags, maxDepth, threads, include, exclude, topN, job);
+
+    private static int StartWalk(byte* root, nuint rootLength, WalkOutput output, int flags, int maxDepth, int threads,
+                                 long include, long exclude, int topN, long* job)
+    {
         try
         {
             if (root == null || job == null) return Status.Invalid("null pointer argument");
-            if (output is < 0 or > 2) return Status.Invalid($"unknown walk output {output}");
             if ((flags & ~0xF) != 0) return Status.Invalid($"unknown walk flags 0x{flags:x}");
             if (rootLength > int.MaxValue) return Status.Invalid("path too long");
             GlobSet? includeSet = null, excludeSet = null;
@@ -52,7 +64,7 @@ public static unsafe class Exports
             if (exclude != 0 && !Handles.TryGet<GlobSet>(exclude, out excludeSet!)) return Status.Invalid("exclude is not a live glob set");
             var options = new WalkOptions
             {
-                Output = (WalkOutput)output,
+                Output = output,
                 FollowLinks = (flags & 1) != 0,
                 Stat = (flags & 2) != 0,
                 ClassifyLinks = (flags & 4) != 0,
@@ -61,6 +73,7 @@ public static unsafe class Exports
                 Threads = threads,
                 Include = includeSet,
                 Exclude = excludeSet,
+                TopN = topN,
             };
             var walk = TreeWalk.Start(new ReadOnlySpan<byte>(root, (int)rootLength), options);
             *job = Handles.Add(walk);
@@ -121,6 +134,27 @@ public static unsafe class Exports
             return Status.Ok;
         }
         catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_walk_report")]
+    public static int WalkReport(long job, Report** report)
+    {
+        try
+        {
+            if (report == null) return Status.Invalid("null out-pointer");
+            *report = null;
+            if (!Handles.TryGet(job, out TreeWalk walk)) return Status.Invalid("not a live walk job");
+            *report = Report.From(walk.Report);
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_report_free")]
+    public static int ReportFree(Report* report)
+    {
+        NativeMemory.Free(report);
+        return Status.Ok;
     }
 
     [UnmanagedCallersOnly(EntryPoint = "vega_walk_cancel")]
@@ -271,5 +305,70 @@ public unsafe struct Batch
         NativeMemory.Free(batch->Stats);
         NativeMemory.Free(batch->Blob);
         NativeMemory.Free(batch);
+    }
+}
+
+/// <summary><c>vega_table</c>: one table of a report (see <see cref="ReportTable"/>).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct Table
+{
+    public int Kind;
+    public int Columns;
+    public long Rows;
+    public long* Values;
+    public long TextSize;
+    public byte* Text;
+}
+
+/// <summary>
+/// <c>vega_report</c>: the tables of an analysis. The header, the tables, their values and texts are one
+/// native block, so vega_report_free is a single free.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct Report
+{
+    public long TableCount;
+    public Table* Tables;
+
+    internal static Report* From(AnalysisReport source)
+    {
+        var tables = source.Tables;
+        nuint size = (nuint)(sizeof(Report) + tables.Count * sizeof(Table));
+        foreach (var table in tables)
+        {
+            size += (nuint)table.Values.Length * sizeof(long);
+            if (table.Texts is not null) foreach (var item in table.Texts) size += (nuint)item.Length + 1;
+        }
+        byte* block = (byte*)NativeMemory.Alloc(size);
+        var report = (Report*)block;
+        report->TableCount = tables.Count;
+        report->Tables = (Table*)(block + sizeof(Report));
+        // Values (8-byte aligned) first, then every text: the header and the tables are multiples of 8 bytes.
+        long* values = (long*)(report->Tables + tables.Count);
+        foreach (var table in tables) values += table.Values.Length;
+        byte* text = (byte*)values;
+        values = (long*)(report->Tables + tables.Count);
+        for (int i = 0; i < tables.Count; i++)
+        {
+            var table = tables[i];
+            table.Values.CopyTo(new Span<long>(values, table.Values.Length));
+            byte* start = text;
+            if (table.Texts is not null)
+            {
+                foreach (var item in table.Texts)
+                {
+                    item.CopyTo(new Span<byte>(text, item.Length));
+                    text += item.Length;
+                    *text++ = 0;
+                }
+            }
+            report->Tables[i] = new Table
+            {
+                Kind = (int)table.Kind, Columns = table.Columns, Rows = table.Rows, Values = values,
+                TextSize = text - start, Text = table.Texts is null ? null : start,
+            };
+            values += table.Values.Length;
+        }
+        return report;
     }
 }

@@ -10,8 +10,9 @@
  *  - Every function returns an int32_t status (VEGA_OK = 0) and writes results through
  *    out-pointers. On failure, vega_error_last() on the same thread describes the error.
  *  - Paths are byte strings with an explicit length (no NUL inside); they are never decoded.
- *  - Results come in bulk: one call fills one vega_batch, which the caller frees with
- *    vega_batch_free. Nothing else returned by the library is owned by the caller.
+ *  - Results come in bulk: one call fills one vega_batch (freed with vega_batch_free) or one
+ *    vega_report (freed with vega_report_free). Nothing else returned by the library is owned
+ *    by the caller.
  *  - Long work is a job: start -> next/progress (poll) -> free, with cancel from any thread.
  *    Jobs are int64_t ids; a stale id gives VEGA_ERR_INVALID_ARGUMENT, never a crash.
  *  - The library must never be unloaded (it is linked with -z nodelete); after fork() it
@@ -28,7 +29,7 @@ extern "C" {
 #endif
 
 /* BEGIN CDEF */
-#define VEGA_ABI_VERSION 2
+#define VEGA_ABI_VERSION 3
 
 /* Status codes. */
 #define VEGA_OK 0
@@ -71,6 +72,29 @@ extern "C" {
 #define VEGA_TOTALS_FIELDS 7    /* files, directories, symlinks, others, apparent bytes, disk bytes, errors */
 
 /*
+ * The tables of an analysis report (vega_report.tables[k].kind == k), with their int64 columns
+ * per row. "text" is the row's NUL-terminated string: a path (as walked: root + relative path),
+ * an extension or a folder name, as raw bytes. "files" are regular files (lstat); depth 1 is the
+ * root's entries. Ranked tables hold at most top_n rows, best first, ties by text bytes ascending.
+ */
+#define VEGA_TABLE_TOTALS 0         /* one row, no text: VEGA_REPORT_TOTALS_FIELDS values below */
+#define VEGA_TABLE_EXTENSIONS 1     /* every extension (".gz", or "" for none; not case-folded): files, bytes, disk bytes */
+#define VEGA_TABLE_LARGEST 2        /* files by size, descending: size, mtime_ns; text path */
+#define VEGA_TABLE_SMALLEST 3       /* files by size, ascending: size, mtime_ns; text path */
+#define VEGA_TABLE_NEWEST 4         /* files by mtime, newest first: size, mtime_ns; text path */
+#define VEGA_TABLE_OLDEST 5         /* files by mtime, oldest first: size, mtime_ns; text path */
+#define VEGA_TABLE_EMPTY_FOLDERS 6  /* every readable directory with no entries, by path: depth; text path */
+#define VEGA_TABLE_DEPTHS 7         /* per depth 0..max, no text: depth, directories, files, file bytes (root at depth 0) */
+#define VEGA_TABLE_FOLDERS_BY_FILES 8  /* directories by files directly inside: files, subtree files, subtree bytes, subtree disk bytes; text path */
+#define VEGA_TABLE_FOLDERS_BY_SIZE 9   /* directories by subtree bytes (du -sb of each): same columns */
+#define VEGA_TABLE_FOLDER_NAMES 10  /* directory names by how many directories have them: count; text name */
+#define VEGA_TABLE_ERRORS 11        /* every error, by path: errno; text path */
+#define VEGA_TABLE_COUNT 12
+/* files, directories (below the root), symlinks, others, apparent bytes, disk bytes (both with the
+   root, hard links once), file bytes, empty files, empty folders, max depth, vanished, errors */
+#define VEGA_REPORT_TOTALS_FIELDS 12
+
+/*
  * A run of directory groups in stream order (a parent group always precedes its children's).
  * blob holds, per group, the directory path and then entry_count strings, each NUL-terminated.
  * A group with errno != 0 could not be read: it has no entries and its blob string is its path.
@@ -85,6 +109,23 @@ typedef struct vega_batch {
     int64_t blob_size;
     const uint8_t* blob;
 } vega_batch;
+
+/* One table of a report: rows * columns values, and (if text != NULL) rows NUL-terminated strings. */
+typedef struct vega_table {
+    int32_t kind;            /* VEGA_TABLE_* */
+    int32_t columns;
+    int64_t rows;
+    const int64_t* values;
+    int64_t text_size;
+    const uint8_t* text;
+} vega_table;
+
+/* An analysis report: VEGA_TABLE_COUNT tables in VEGA_TABLE_* order, in one block owned by the
+   caller and released by vega_report_free. */
+typedef struct vega_report {
+    int64_t table_count;
+    const vega_table* tables;
+} vega_report;
 
 /* The ABI version the library was built with; must equal VEGA_ABI_VERSION. */
 int32_t vega_abi_version(void);
@@ -129,6 +170,22 @@ int32_t vega_walk_cancel(int64_t job);
 
 /* Cancels if running, waits briefly for the workers, and releases the job id. */
 int32_t vega_walk_free(int64_t job);
+
+/*
+ * Starts an analysis: a walk like vega_walk_start that lists nothing and builds a report, in
+ * the same parallel pass, with top_n rows in each ranked table. include selects files only
+ * (every directory not excluded is in the report); exclude and flags act as for a walk.
+ * Drive it with vega_walk_next (which yields no batches) until finished, then vega_walk_report.
+ * Errors (unreadable directories, failed lstat, link loops) are rows of the report, not groups.
+ */
+int32_t vega_analyze_start(const uint8_t* root, size_t root_length, int32_t flags, int32_t max_depth,
+                           int32_t threads, int64_t include, int64_t exclude, int32_t top_n, int64_t* job);
+
+/* The report of a finished analysis; VEGA_ERR_INVALID_ARGUMENT before it has finished. */
+int32_t vega_walk_report(int64_t job, vega_report** report);
+
+/* Releases a report returned by vega_walk_report. */
+int32_t vega_report_free(vega_report* report);
 
 /* Releases a batch returned by vega_walk_next. */
 int32_t vega_batch_free(vega_batch* batch);

@@ -7,9 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._analyze import DirectoryProfiler, analyze
 from ._glob import glob, glob_files
 from ._native import WalkProgress
 from ._patterns import PatternMatcher
+from ._report import (
+    DepthStat,
+    DirectoryReport,
+    ErrorRecord,
+    ExtensionStat,
+    FileStat,
+    FolderStat,
+    NameCount,
+    Totals,
+)
 from ._scan import Columns, CountResult, Entry, Kind, ScanResult, count, scan_tree
 from ._structure import (
     Explanation,
@@ -56,7 +67,8 @@ def get_backend_info(path: Any = None) -> dict[str, Any]:
 
 
 __all__ = [
-    "CancelledError", "Columns", "CountResult", "Entry", "Explanation", "FileStructurePattern", "ForkError",
+    "CancelledError", "Columns", "CountResult", "DepthStat", "DirectoryProfiler", "DirectoryReport", "Entry",
+    "ErrorRecord", "ExtensionStat", "FileStat", "FolderStat", "NameCount", "Totals", "analyze", "Explanation", "FileStructurePattern", "ForkError",
     "InvalidArgumentError", "Kind", "NativeError", "NativeLibraryError", "PatternError", "PatternMatcher",
     "ScanResult", "ShuffleItem", "ShuffleReport", "StructureMatch", "assess", "scan", "shuffle", "shuffle_to",
     "shuffle_with", "VegaError", "VegaFileExistsError",

@@ -150,7 +150,7 @@ def _select(root: str, entries: list[tuple[str, dict[str, Any]]], selection: Sel
 _FSSPEC_KINDS = {"file": 1, "directory": 2, "link": 3}
 
 
-def _stat_row(info: dict[str, Any]) -> list[int]:
+def stat_row(info: dict[str, Any]) -> list[int]:
     mtime = info.get("mtime", info.get("LastModified", info.get("created")))
     if hasattr(mtime, "timestamp"):
         mtime = mtime.timestamp()
@@ -168,7 +168,7 @@ def fsspec_scan(url: str, stat: bool, max_depth: int | None, selection: Selectio
     if stat:
         stats = array.array("q")
         for _, info in entries:
-            stats.extend(_stat_row(info))
+            stats.extend(stat_row(info))
     return ScanResult(url, iter([Columns(paths, kinds, stats)]), [])
 
 

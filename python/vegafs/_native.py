@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 from . import errors
 from ._paths import splitter
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 _LIBRARY_FILE = "libvega.so"
 _HEADER_FILE = "vega.h"
 _POLL_MS = 50
@@ -128,8 +128,8 @@ def _error(status: int) -> Exception:
     return errors.NativeError(text or f"native status {status}")
 
 
-# Walk outputs and flags (vega.h).
-WALK_NAMES, WALK_PATHS, WALK_COUNT = 0, 1, 2
+# Walk outputs and flags (vega.h); WALK_ANALYZE is this module's name for vega_analyze_start.
+WALK_NAMES, WALK_PATHS, WALK_COUNT, WALK_ANALYZE = 0, 1, 2, 3
 FOLLOW_LINKS, STAT, CLASSIFY_LINKS, GITIGNORE = 1, 2, 4, 8
 GROUP_FIELDS = 6
 STAT_FIELDS = 6
@@ -156,6 +156,19 @@ class RawBatch:
     strings: list[Any]
 
 
+@dataclass
+class RawTable:
+    """One report table: ``columns`` int64 values per row, flat, and one byte string per row (or None)."""
+
+    columns: int
+    values: list[int]
+    texts: list[bytes] | None
+
+    def rows(self) -> list[list[int]]:
+        c = self.columns
+        return [self.values[i:i + c] for i in range(0, len(self.values), c)]
+
+
 def _release(free: str, handle: int) -> None:
     """Calls the library's ``free`` function on a handle (a job or a glob set), from a finalizer."""
     if _forked_child or _loaded is None:
@@ -168,23 +181,28 @@ class WalkJob:
 
     def __init__(self, root: bytes, output: int, flags: int, max_depth: int, threads: int,
                  split: Callable[[Any], list[Any]], include: GlobSet | None = None,
-                 exclude: GlobSet | None = None) -> None:
+                 exclude: GlobSet | None = None, top_n: int | None = None) -> None:
         ffi, lib = native()
         self._split = split
         job = ffi.new("int64_t*")
-        check(lib.vega_walk_start(root, len(root), output, flags, max_depth, threads,
-                                  include.id if include else 0, exclude.id if exclude else 0, job))
+        sets = include.id if include else 0, exclude.id if exclude else 0
+        if output == WALK_ANALYZE:
+            check(lib.vega_analyze_start(root, len(root), flags, max_depth, threads, *sets, top_n or 0, job))
+        else:
+            check(lib.vega_walk_start(root, len(root), output, flags, max_depth, threads, *sets, job))
         self._id: int | None = job[0]
         self._finalizer = weakref.finalize(self, _release, "vega_walk_free", job[0])
 
     @classmethod
     def start(cls, path: str | bytes, output: int, flags: int, max_depth: int | None,
-              threads: int | None, include: GlobSet | None = None, exclude: GlobSet | None = None) -> "WalkJob":
-        """Starts a walk of a caller's path: results come back str or bytes as ``path`` is, and an
-        error for the root names ``path`` as the caller spelled it."""
+              threads: int | None, include: GlobSet | None = None, exclude: GlobSet | None = None,
+              top_n: int | None = None) -> "WalkJob":
+        """Starts a walk (or with ``WALK_ANALYZE``, an analysis keeping ``top_n`` rows per ranked
+        table) of a caller's path: results come back str or bytes as ``path`` is, and an error for
+        the root names ``path`` as the caller spelled it."""
         try:
             return cls(os.fsencode(path), output, flags, max_depth or 0, threads or 0,
-                       splitter(isinstance(path, bytes)), include, exclude)
+                       splitter(isinstance(path, bytes)), include, exclude, top_n)
         except OSError as error:
             error.filename = path
             raise
@@ -224,6 +242,25 @@ class WalkJob:
         totals = ffi.new("int64_t[7]")
         check(lib.vega_walk_totals(self._live_id(), totals))
         return list(totals)
+
+    def report(self) -> list[RawTable]:
+        """The tables of a finished analysis (vega.h VEGA_TABLE_*), in order, copied out of one native block."""
+        ffi, lib = native()
+        out = ffi.new("vega_report**")
+        check(lib.vega_walk_report(self._live_id(), out))
+        report = out[0]
+        try:
+            tables = []
+            for k in range(report.table_count):
+                table = report.tables[k]
+                values = ffi.unpack(table.values, table.rows * table.columns)
+                texts = None
+                if table.text != ffi.NULL:
+                    texts = bytes(ffi.buffer(table.text, table.text_size)).split(b"\0")[:-1]
+                tables.append(RawTable(table.columns, values, texts))
+            return tables
+        finally:
+            lib.vega_report_free(report)
 
     def cancel(self) -> None:
         if self._id is not None:

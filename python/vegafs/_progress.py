@@ -1,9 +1,11 @@
-"""Progress display for long calls: ``progress=True`` draws a line on stderr, or pass a callable."""
+"""Progress display for long calls: ``progress=True`` draws a line on stderr (or, in Jupyter, a line in
+the cell's output), a callable receives :class:`WalkProgress`, and None shows progress only where someone
+is watching: a terminal on stderr, or a Jupyter kernel."""
 from __future__ import annotations
 
 import sys
 import time
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
 from ._native import WalkProgress
 
@@ -15,27 +17,62 @@ class _Line:
 
     def __init__(self, label: str) -> None:
         self._label = label
-        self._last = 0.0
+        self._started = self._last = time.monotonic()
         self._drawn = False
+
+    def text(self, p: WalkProgress) -> str:
+        text = f"{self._label}: {p.directories:,} dirs, {p.entries:,} entries"
+        if p.bytes:
+            text += f", {human_bytes(p.bytes)}"
+        if p.errors:
+            text += f", {p.errors:,} errors"
+        return text + f" ({time.monotonic() - self._started:.1f} s)"
 
     def __call__(self, p: WalkProgress) -> None:
         now = time.monotonic()
         if now - self._last < 0.1:
             return
         self._last = now
-        text = f"{self._label}: {p.directories:,} dirs, {p.entries:,} entries"
-        if p.bytes:
-            text += f", {human_bytes(p.bytes)}"
-        if p.errors:
-            text += f", {p.errors:,} errors"
+        self.show(self.text(p))
+        self._drawn = True
+
+    def show(self, text: str) -> None:
         sys.stderr.write("\r" + text + "\x1b[K")
         sys.stderr.flush()
-        self._drawn = True
 
     def close(self) -> None:
         if self._drawn:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
+
+
+class _NotebookLine(_Line):
+    """The same line as one updating output in a Jupyter cell (a terminal escape would print there as text)."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(label)
+        self._handle: Any = None
+
+    def show(self, text: str) -> None:
+        from IPython.display import display
+        if self._handle is None:
+            self._handle = display(text, display_id=True)
+        else:
+            self._handle.update(text)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.update("")
+
+
+def _in_notebook() -> bool:
+    shell = sys.modules.get("IPython")
+    if shell is None or "ipykernel" not in sys.modules:
+        return False
+    try:
+        return bool(shell.get_ipython() is not None)
+    except AttributeError:
+        return False
 
 
 def human_bytes(n: float) -> str:
@@ -48,11 +85,17 @@ def human_bytes(n: float) -> str:
 
 
 def reporter(progress: ProgressArg, label: str) -> tuple[Callable[[WalkProgress], None] | None, Callable[[], None]]:
-    """``(callback, close)`` for a ``progress`` argument."""
+    """``(callback, close)`` for a ``progress`` argument (None: shown on a terminal or in Jupyter)."""
+    if progress is None:
+        notebook = _in_notebook()
+        if not (notebook or (sys.stderr is not None and sys.stderr.isatty())):
+            return None, lambda: None
+        line = _NotebookLine(label) if notebook else _Line(label)
+        return line, line.close
     if not progress:
         return None, lambda: None
     if callable(progress):
         return progress, lambda: None
-    line = _Line(label)
+    line = _NotebookLine(label) if _in_notebook() else _Line(label)
     return line, line.close
 

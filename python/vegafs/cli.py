@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Sequence
 
-from . import __version__, count, scan_tree
+from . import __version__, analyze, count, scan_tree
 from ._glob import glob
 from ._structure import FileStructurePattern, PatternError, scan, shuffle
 from ._progress import human_bytes
@@ -29,6 +29,18 @@ def _parser() -> argparse.ArgumentParser:
         bar.add_argument("--progress", dest="progress", action="store_true", default=None,
                          help="show progress on stderr (default: when stderr is a terminal)")
         bar.add_argument("--no-progress", dest="progress", action="store_false")
+
+    p = commands.add_parser("summarize", aliases=["summarise", "analyze"],
+                            help="summarize the tree below PATH: sizes, extensions, largest files and folders, ...",
+                            description="One parallel pass over PATH; prints a compact summary, or with --json "
+                                        "the full report (every table).")
+    common(p)
+    p.add_argument("-d", "--max-depth", type=int, default=None, help="deepest entry depth (1: PATH's own entries)")
+    p.add_argument("-n", "--top", type=int, default=10, metavar="N", help="rows in each ranked table (default 10)")
+    p.add_argument("-i", "--include", action="append", metavar="GLOB", help="only files matching a glob; repeatable")
+    p.add_argument("-e", "--exclude", action="append", metavar="GLOB", help="leave out (and do not descend into) matches")
+    p.add_argument("--gitignore", action="store_true", help="honour .gitignore, .ignore and .git/info/exclude")
+    p.add_argument("--json", action="store_true", help="print the full report as JSON")
 
     p = commands.add_parser("count", help="count entries and sum sizes below PATH (like du -sb)")
     common(p)
@@ -78,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     progress = sys.stderr.isatty() if getattr(args, "progress", None) is None else args.progress
     try:
+        if args.command in ("summarize", "summarise", "analyze"):
+            return _summarize(args, progress)
         if args.command == "count":
             return _count(args, progress)
         if args.command == "glob":
@@ -100,6 +114,19 @@ def _report_errors(errors: list[OSError]) -> int:
     for error in errors:
         print(f"vegafs: {os.fsdecode(error.filename)}: {error.strerror}", file=sys.stderr)
     return EXIT_PARTIAL if errors else EXIT_OK
+
+
+def _summarize(args: argparse.Namespace, progress: bool) -> int:
+    report = analyze(args.path, max_depth=args.max_depth, top_n=args.top, follow_links=args.follow_links,
+                     include=args.include, exclude=args.exclude, gitignore=args.gitignore, threads=args.threads,
+                     progress=progress)
+    if args.json:
+        sys.stdout.write(report.to_json() + "\n")
+    elif sys.stdout.isatty():
+        report.print_report()
+    else:
+        sys.stdout.write(report.to_text())
+    return EXIT_PARTIAL if report.errors else EXIT_OK
 
 
 def _count(args: argparse.Namespace, progress: bool) -> int:

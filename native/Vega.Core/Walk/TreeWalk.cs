@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Vega.Core.Analysis;
 using Vega.Core.Interop;
 
 namespace Vega.Core.Walk;
@@ -28,6 +29,7 @@ public sealed unsafe class TreeWalk : IDisposable
         public readonly DirNode? Parent = parent; // kept only when following links, for loop detection
         public readonly bool ViaLink = viaLink;
         public long Dev, Ino;
+        public long OwnBytes, OwnDiskBytes; // an analysis walk's directory sizes, for its subtree's rollup
         public IgnoreFiles? Ignores;
         public int OpenedFd = NotOpened; // >= 0: opened by openat from the parent; < 0 (not NotOpened): -errno
     }
@@ -62,15 +64,19 @@ public sealed unsafe class TreeWalk : IDisposable
 
     private long _directories, _entries, _bytes, _errors;
     private CountTotals _totals;
-    private readonly HashSet<(long Dev, long Ino)> _seenHardLinks = new();
+    private readonly HardLinks _countedLinks = new();
+
+    private readonly TreeAnalysis? _analysis;
+    private AnalysisReport? _report;
 
     private readonly Thread[] _threads;
+    private readonly DirNode _root;
 
     private TreeWalk(WalkOptions options, byte[] rootZ, in StatxBuffer rootStat)
     {
         _options = options;
         _batchEntries = options.BatchEntries > 0 ? options.BatchEntries : DefaultBatchEntries;
-        _needLstat = options.Stat || options.Output == WalkOutput.Count;
+        _needLstat = options.Stat || options.Output is WalkOutput.Count or WalkOutput.Analyze;
         _classifyLinks = options.ClassifyLinks || options.FollowLinks;
         _filtering = options.Include is not null || options.Exclude is not null || options.Gitignore;
         _rootPrefixLength = rootZ.Length - 1 + (rootZ.Length > 1 && rootZ[^2] == (byte)'/' ? 0 : 1);
@@ -82,10 +88,13 @@ public sealed unsafe class TreeWalk : IDisposable
             _totals.ApparentBytes = (long)rootStat.Size;
             _totals.DiskBytes = (long)rootStat.Blocks * 512;
         }
+        if (options.Output == WalkOutput.Analyze) _analysis = new TreeAnalysis(options.TopN);
         var root = new DirNode(rootZ, _nextId++, -1, 0, -1, null, viaLink: true)
         {
             Dev = rootStat.Dev, Ino = (long)rootStat.Ino, Ignores = options.Gitignore ? IgnoreFiles.ForRoot(rootZ) : null,
+            OwnBytes = (long)rootStat.Size, OwnDiskBytes = (long)rootStat.Blocks * 512,
         };
+        _root = root;
         _work.Push(root);
         _pending = 1;
 
@@ -165,6 +174,26 @@ public sealed unsafe class TreeWalk : IDisposable
         }
     }
 
+    /// <summary>
+    /// The report of a <see cref="WalkOutput.Analyze"/> walk, built on first call once the walk has finished.
+    /// Throws <see cref="ArgumentException"/> before then, and after a cancel or a failure what
+    /// <see cref="TryTakeBatch"/> throws.
+    /// </summary>
+    public AnalysisReport Report
+    {
+        get
+        {
+            if (_analysis is null) throw new ArgumentException("this walk is not an analysis");
+            lock (_output)
+            {
+                if (_fault is not null) throw new InvalidOperationException("the walk failed: " + _fault.Message, _fault);
+                if (_cancelled) throw new OperationCanceledException();
+                if (!_finished) throw new ArgumentException("the analysis has not finished");
+                return _report ??= _analysis.Build(Interlocked.Read(ref _nextId) + 1, _root.OwnBytes, _root.OwnDiskBytes);
+            }
+        }
+    }
+
     public void Cancel()
     {
         _cancelled = true;
@@ -186,7 +215,7 @@ public sealed unsafe class TreeWalk : IDisposable
 
     private void Work()
     {
-        var scratch = new Scratch(_options.Stat);
+        var scratch = new Scratch(_options.Stat) { Shard = _analysis?.NewShard() };
         var local = default(CountTotals);
         try
         {
@@ -244,6 +273,7 @@ public sealed unsafe class TreeWalk : IDisposable
     private List<DirNode> ReadDirectory(DirNode node, Scratch s, ref CountTotals totals)
     {
         s.Reset();
+        s.Shard?.BeginDirectory();
         // A real subdirectory is opened with O_NOFOLLOW: if it was swapped for a symlink since it was
         // listed, the walk does not escape into wherever that link points.
         int fd = node.OpenedFd;
@@ -251,7 +281,7 @@ public sealed unsafe class TreeWalk : IDisposable
         else if (fd >= 0) Interlocked.Decrement(ref s_heldFds);
         if (fd < 0)
         {
-            EmitError(node.PathZ.AsSpan(0, node.PathZ.Length - 1), -fd, node.Id, node.ParentId, node.ChildIndex);
+            ReportUnreadable(node, s, -fd);
             return s.Children;
         }
 
@@ -277,18 +307,42 @@ public sealed unsafe class TreeWalk : IDisposable
         {
             CloseHeld(s.Children);
             s.Children.Clear();
-            EmitError(node.PathZ.AsSpan(0, node.PathZ.Length - 1), readErrno, node.Id, node.ParentId, node.ChildIndex);
+            ReportUnreadable(node, s, readErrno);
             return s.Children;
         }
 
         Interlocked.Increment(ref _directories);
         Interlocked.Add(ref _entries, s.EntryCount);
-        if (_options.Output != WalkOutput.Count) EmitGroup(node, s);
+        if (s.Shard is { } shard)
+        {
+            shard.EndDirectory(node.Id, node.ParentId, node.PathZ, node.Depth, s.EntryCount, node.OwnBytes, node.OwnDiskBytes, readable: true);
+            Interlocked.Add(ref _bytes, shard.DirectoryBytes);
+        }
+        else if (_options.Output != WalkOutput.Count) EmitGroup(node, s);
         foreach (var (childPath, errno, childIndex) in s.Loops)
         {
-            EmitError(childPath, errno, Interlocked.Increment(ref _nextId), node.Id, childIndex);
+            ReportError(s, childPath, errno, Interlocked.Increment(ref _nextId), node.Id, childIndex);
         }
         return s.Children;
+    }
+
+    /// <summary>A directory that could not be opened or read: an error, and for an analysis a folder with no content.</summary>
+    private void ReportUnreadable(DirNode node, Scratch s, int errno)
+    {
+        ReportError(s, node.PathZ.AsSpan(0, node.PathZ.Length - 1), errno, node.Id, node.ParentId, node.ChildIndex);
+        s.Shard?.EndDirectory(node.Id, node.ParentId, node.PathZ, node.Depth, 0, node.OwnBytes, node.OwnDiskBytes, readable: false);
+    }
+
+    /// <summary>An error goes into the output stream, or into the report of an analysis.</summary>
+    private void ReportError(Scratch s, ReadOnlySpan<byte> path, int errno, long id, long parentId, int childIndex)
+    {
+        if (s.Shard is null)
+        {
+            EmitError(path, errno, id, parentId, childIndex);
+            return;
+        }
+        Interlocked.Increment(ref _errors);
+        s.Shard.AddError(path, errno);
     }
 
     /// <summary>Reads all entries of an open directory into the scratch; returns 0 or the errno of a failed read.</summary>
@@ -324,12 +378,13 @@ public sealed unsafe class TreeWalk : IDisposable
         s.EntryCount++;
         EntryKind kind = EntryKinds.FromDType(dType);
         StatxBuffer stat = default;
-        bool haveStat = false;
+        int statErrno = -1;
         if (_needLstat || kind == EntryKind.Unknown)
         {
-            haveStat = PosixDirectory.StatAt(fd, nameZ, follow: false, &stat) == 0;
-            if (haveStat) kind = EntryKinds.FromMode(stat.Mode);
+            statErrno = PosixDirectory.StatAt(fd, nameZ, follow: false, &stat);
+            if (statErrno == 0) kind = EntryKinds.FromMode(stat.Mode);
         }
+        bool haveStat = statErrno == 0;
 
         bool isDir = kind == EntryKind.Directory;
         bool viaLink = false;
@@ -353,8 +408,21 @@ public sealed unsafe class TreeWalk : IDisposable
             if (selection == Selection.Skip) return;
             listed = selection == Selection.List;
         }
+        bool descend = isDir && (!viaLink || _options.FollowLinks) && (_options.MaxDepth == 0 || node.Depth + 1 < _options.MaxDepth);
+        long ownBytes = 0, ownDiskBytes = 0;
 
-        if (listed && _options.Output == WalkOutput.Count)
+        if (s.Shard is { } shard)
+        {
+            if (!haveStat)
+            {
+                // Gone since it was listed: it is not part of the tree any more. Other failures are errors.
+                if (statErrno == Libc.ENOENT) shard.Vanished++;
+                else ReportError(s, [.. s.Prefix, .. name], statErrno, -1, node.Id, -1);
+                return;
+            }
+            shard.AddEntry(kind, stat, s.Prefix, name, node.Depth + 1, descend && kind == EntryKind.Directory, out ownBytes, out ownDiskBytes);
+        }
+        else if (listed && _options.Output == WalkOutput.Count)
         {
             if (haveStat) CountEntry(kind, stat, ref totals);
         }
@@ -370,7 +438,6 @@ public sealed unsafe class TreeWalk : IDisposable
 
         if (!isDir) return;
         int childIndex = listed ? s.DirCount++ : -1;
-        bool descend = (!viaLink || _options.FollowLinks) && (_options.MaxDepth == 0 || node.Depth + 1 < _options.MaxDepth);
         if (!descend) return;
 
         byte[] childZ = s.ChildPath(name);
@@ -380,7 +447,11 @@ public sealed unsafe class TreeWalk : IDisposable
             return;
         }
         s.Children.Add(new DirNode(childZ, Interlocked.Increment(ref _nextId), node.Id, node.Depth + 1, childIndex,
-            _options.FollowLinks ? node : null, viaLink) { Dev = dev, Ino = ino, OpenedFd = OpenChild(fd, nameZ, viaLink), Ignores = s.Ignores });
+            _options.FollowLinks ? node : null, viaLink)
+        {
+            Dev = dev, Ino = ino, OpenedFd = OpenChild(fd, nameZ, viaLink), Ignores = s.Ignores,
+            OwnBytes = ownBytes, OwnDiskBytes = ownDiskBytes,
+        });
     }
 
     private enum Selection { List, Hide, Skip }
@@ -401,7 +472,7 @@ public sealed unsafe class TreeWalk : IDisposable
         if (_options.Include is { } include && !include.IsMatch(directory, name, matchAsDirectory))
         {
             if (!isDir) return Selection.Skip;
-            return _options.Output == WalkOutput.Names ? Selection.List : Selection.Hide;
+            return _options.Output is WalkOutput.Names or WalkOutput.Analyze ? Selection.List : Selection.Hide;
         }
         return Selection.List;
     }
@@ -475,13 +546,7 @@ public sealed unsafe class TreeWalk : IDisposable
             case EntryKind.Symlink: totals.Symlinks++; break;
             default: totals.Others++; break;
         }
-        if (kind != EntryKind.Directory && stat.NLink > 1)
-        {
-            lock (_seenHardLinks)
-            {
-                if (!_seenHardLinks.Add((stat.Dev, (long)stat.Ino))) return;
-            }
-        }
+        if (kind != EntryKind.Directory && !_countedLinks.FirstSight(stat)) return;
         totals.ApparentBytes += (long)stat.Size;
         totals.DiskBytes += (long)stat.Blocks * 512;
     }
@@ -571,6 +636,7 @@ public sealed unsafe class TreeWalk : IDisposable
         public readonly List<(byte[] Path, int Errno, int ChildIndex)> Loops = new();
         public readonly List<int> MatchScratch = new();
         public IgnoreFiles? Ignores;
+        public AnalysisShard? Shard;
         public readonly byte* ReadBuffer = (byte*)NativeMemory.Alloc(ReadBufferSize);
         public int DirCount;
         public int EntryCount;

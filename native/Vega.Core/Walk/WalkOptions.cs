@@ -10,6 +10,11 @@ public enum WalkOutput
     Paths,
     /// <summary>No listing: only totals (and per-directory errors). For du-like counting.</summary>
     Count,
+    /// <summary>
+    /// No listing: a directory report (<see cref="TreeWalk.Report"/>). <see cref="WalkOptions.Include"/>
+    /// selects files only: every directory that is not excluded is part of the report.
+    /// </summary>
+    Analyze,
 }
 
 /// <summary>How a <see cref="TreeWalk"/> reads a tree.</summary>
@@ -44,6 +49,9 @@ public readonly record struct WalkOptions
 
     /// <summary>Leave out what .gitignore, .ignore and .git/info/exclude ignore (see <see cref="IgnoreFiles"/>), and .git itself.</summary>
     public bool Gitignore { get; init; }
+
+    /// <summary>Rows of each ranked table of an <see cref="WalkOutput.Analyze"/> walk (largest files, top folders, ...).</summary>
+    public int TopN { get; init; }
 
     /// <summary>Entries per output batch before it is handed over (a single large directory may exceed it).</summary>
     public int BatchEntries { get; init; }

@@ -1,5 +1,4 @@
-
-namespace Vega.Core.Patterns;
+namespace Vega.Core;
 
 /// <summary>Compares byte-string keys, and lets a dictionary of them be searched with a span (no allocation per lookup).</summary>
 internal sealed class ByteKeys : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
@@ -12,11 +11,14 @@ internal sealed class ByteKeys : IEqualityComparer<byte[]>, IAlternateEqualityCo
     public int GetHashCode(ReadOnlySpan<byte> alternate) => Hash(alternate);
     public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
 
-    // Keys come from the globs, lookups from paths: a multiply-xorshift hash of 8-byte words is enough
-    // (there is nothing to gain by flooding one's own glob set) and much cheaper than HashCode on short keys.
+    // A multiply-xorshift hash of 8-byte words: much cheaper than HashCode on short keys. Keys can come
+    // from file names in a tree someone else made, so it starts from a per-process random seed: colliding
+    // names cannot be prepared in advance.
+    private static readonly ulong s_seed = (ulong)Random.Shared.NextInt64();
+
     private static int Hash(ReadOnlySpan<byte> key)
     {
-        ulong hash = (ulong)key.Length * 0x9E3779B97F4A7C15UL;
+        ulong hash = ((ulong)key.Length ^ s_seed) * 0x9E3779B97F4A7C15UL;
         while (key.Length >= 8)
         {
             hash = (hash ^ System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(key)) * 0xBF58476D1CE4E5B9UL;
