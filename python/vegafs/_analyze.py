@@ -156,7 +156,10 @@ class _PythonAnalysis:
                         ancestors = ancestors | {(here.st_dev, here.st_ino)}
                     listing = list(lister(path))
                 except OSError as error:
-                    self.errors.append((path, error.errno or 0))
+                    if error.errno == errno.ENOENT and ident != 0:
+                        self.totals["vanished"] += 1
+                    else:
+                        self.errors.append((path, error.errno or 0))
                     self.folders.append([ident, parent, path, depth, 0, 0, own, own_disk, False])
                     continue
                 files = size_here = disk_here = 0

@@ -24,7 +24,9 @@ class Section(NamedTuple):
 
 
 def _path(p: Any) -> str:
-    return os.fsdecode(p)
+    """A path or name for people: bytes that are not UTF-8 appear as \\xNN escapes, so the text is always
+    printable (the report's data keeps them exact)."""
+    return os.fsencode(p).decode("utf-8", "backslashreplace")
 
 
 def _date(ns: int) -> str:
@@ -80,7 +82,7 @@ def _sections(r: DirectoryReport) -> list[Section]:
         shown = r.extensions[:r.top_n]
         sections.append(Section(
             f"Extensions (top {len(shown)} of {len(r.extensions):,})", ("Extension", "Files", "%", "Size"),
-            [(e.label, f"{e.files:,}", f"{100 * e.files / max(1, t.files):.1f}", human_bytes(e.bytes)) for e in shown],
+            [(_path(e.label), f"{e.files:,}", f"{100 * e.files / max(1, t.files):.1f}", human_bytes(e.bytes)) for e in shown],
             (False, True, True, True)))
     if r.largest:
         sections.append(_files("Largest files", r.largest))
@@ -94,7 +96,7 @@ def _sections(r: DirectoryReport) -> list[Section]:
         sections.append(_folders("Folders with most files", r.folders_by_files, "files"))
     if r.folder_names:
         sections.append(Section("Common folder names", ("Name", "Count"),
-                                [(n.name, f"{n.count:,}") for n in r.folder_names], (False, True)))
+                                [(_path(n.name), f"{n.count:,}") for n in r.folder_names], (False, True)))
     if r.depths:
         sections.append(Section("Depth", ("Depth", "Folders", "Files", "Size"),
                                 [(str(d.depth), f"{d.folders:,}", f"{d.files:,}", human_bytes(d.file_bytes))

@@ -329,7 +329,9 @@ public sealed unsafe class TreeWalk : IDisposable
     /// <summary>A directory that could not be opened or read: an error, and for an analysis a folder with no content.</summary>
     private void ReportUnreadable(DirNode node, Scratch s, int errno)
     {
-        ReportError(s, node.PathZ.AsSpan(0, node.PathZ.Length - 1), errno, node.Id, node.ParentId, node.ChildIndex);
+        // An analysis counts a directory removed since it was listed as vanished, like a file, not as an error.
+        if (s.Shard is not null && errno == Libc.ENOENT) s.Shard.Vanished++;
+        else ReportError(s, node.PathZ.AsSpan(0, node.PathZ.Length - 1), errno, node.Id, node.ParentId, node.ChildIndex);
         s.Shard?.EndDirectory(node.Id, node.ParentId, node.PathZ, node.Depth, 0, node.OwnBytes, node.OwnDiskBytes, readable: false);
     }
 
