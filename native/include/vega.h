@@ -91,7 +91,8 @@ extern "C" {
 #define VEGA_TABLE_ERRORS 11        /* every error, by path: errno; text path */
 #define VEGA_TABLE_COUNT 12
 /* files, directories (below the root), symlinks, others, apparent bytes, disk bytes (both with the
-   root, hard links once), file bytes, empty files, empty folders, max depth, vanished, errors */
+   root, hard links once), file bytes, empty files, empty folders, max depth, vanished (entries gone
+   between being listed and being examined: not errors, not counted), errors */
 #define VEGA_REPORT_TOTALS_FIELDS 12
 
 /*
