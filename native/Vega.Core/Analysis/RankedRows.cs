@@ -9,7 +9,7 @@ public sealed record RankedRow(long Score, byte[] Path, long[] Values);
 /// </summary>
 internal sealed class RankedRows(int capacity)
 {
-    private readonly List<RankedRow> _rows = new(capacity + 1);
+    private readonly List<RankedRow> _rows = new(Math.Min(capacity, 64) + 1); // grows with the rows kept, not with top_n
 
     public IReadOnlyList<RankedRow> Rows => _rows;
 
