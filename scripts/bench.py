@@ -124,8 +124,9 @@ FIND_AWK = ("find {top} -type f -printf '%f %s\\n' | awk '{{n=split($1,p,\".\");
 def peak_rss(top: str) -> tuple[int, int]:
     """Peak RSS (KiB) of a fresh interpreter that loads vegafs and analyses a tiny tree, and of one that
     analyses ``top``: the difference is what the analysis itself holds at its peak."""
-    code = ("import resource, sys, vegafs; vegafs.analyze(sys.argv[1]); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent (this process).
+    code = ("import sys, vegafs; vegafs.analyze(sys.argv[1], progress=False); "
+            "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))")
     def run(path: str) -> int:
         return int(subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True,
                                   check=True).stdout)
@@ -221,7 +222,7 @@ def main() -> int:
             ("vegafs summarize (CLI, text)",
              run_command([str(Path(sys.executable).parent / "vegafs"), "summarize", top])),
             ("du -sb", run_command(["du", "-sb", top])),
-            ("find -printf | awk, per extension", run_command(["bash", "-c", FIND_AWK.format(top=top)])),
+            ("find -printf + awk, per extension", run_command(["bash", "-c", FIND_AWK.format(top=top)])),
             ("os.walk + lstat, per extension", lambda: os_walk_summary(top)),
             ("Python engine: analyze(engine='python')", lambda: vegafs.analyze(top, engine="python", progress=False)),
         ]),

@@ -76,7 +76,7 @@ def analyze(path: StrOrBytesPath, *, max_depth: Optional[int] = None, top_n: int
             tables = job.report()
     finally:
         close()
-    workers = threads or os.cpu_count() or 1
+    workers = threads or len(os.sched_getaffinity(0))
     name = "native (sequential)" if workers == 1 else f"native (parallel, {workers} threads)"
     return build_report(root, name, top_n, tables, True, time.perf_counter() - started)
 
@@ -348,7 +348,7 @@ class DirectoryProfiler:
         self.top_n = top_n
         self.follow_links = follow_links
         self.include, self.exclude, self.gitignore = include, exclude, gitignore
-        self._native_loaded = self._load_native()
+        self._native_loaded = self._load_native() if use_native else False
         self.use_native = use_native and self._native_loaded
         self._engine_reason = ("use_native=False" if not use_native else "the native library is loaded"
                                if self._native_loaded else "the native library could not be loaded")
@@ -407,7 +407,7 @@ class DirectoryProfiler:
             "native_available": self._native_loaded,
             "using_native": self.use_native,
             "using_parallel": parallel,
-            "threads": (self._threads or os.cpu_count() or 1) if self.use_native else 1,
+            "threads": (self._threads or len(os.sched_getaffinity(0))) if self.use_native else 1,
             "rust_available": self._native_loaded,
             "rust_parallel_available": self._native_loaded,
             "using_rust": self.use_native,
