@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -76,6 +78,37 @@ def make_tree(root: Path, dirs: int, files_per_dir: int, fanout: int = 4) -> Pat
             queue.append(child)
             made += 1
     return root
+
+
+def interrupt_loop(tmp_path: Path, statement: str, settle: float = 0.0) -> tuple[list[str], float]:
+    """Runs ``statement`` in a loop in a fresh interpreter, sends SIGINT half a second in, and returns what
+    the child printed on KeyboardInterrupt ("interrupted", then how many native walk threads were alive
+    ``settle`` seconds later) and the seconds from the signal to the KeyboardInterrupt."""
+    script = tmp_path / "interrupt_me.py"
+    script.write_text(f"""
+import glob, time, vegafs
+def walk_threads():
+    return sum(open(p).read().strip() == 'vega-walk' for p in glob.glob('/proc/self/task/*/comm'))
+print('ready', flush=True)
+try:
+    while True:
+        {statement}
+except KeyboardInterrupt:
+    interrupted = time.monotonic()
+    time.sleep({settle})
+    print('interrupted', walk_threads(), interrupted, flush=True)
+""")
+    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(0.5)  # let it get deep into the work
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        line = child.stdout.readline().split()
+        return line[:2], float(line[2]) - sent if len(line) == 3 else float("inf")
+    finally:
+        child.kill()
+        child.wait()
 
 
 def run_python(code: str, *, timeout: float = 60, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:

@@ -8,7 +8,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import pytest
 
 import vegafs
 from analyzeref import as_reference, comparable, reference
-from conftest import make_tree
+from conftest import interrupt_loop, make_tree
 
 
 def du(path, *args) -> int:
@@ -404,31 +403,10 @@ def test_directory_profiler_is_filoma_compatible(generated, tmp_path):
 
 def test_ctrl_c_cancels_analysis(tmp_path):
     make_tree(tmp_path / "t", dirs=3000, files_per_dir=20)
-    script = tmp_path / "interrupt_me.py"
-    script.write_text(f"""
-import glob, time, vegafs
-def walk_threads():
-    return sum(open(p).read().strip() == 'vega-walk' for p in glob.glob('/proc/self/task/*/comm'))
-print('ready', flush=True)
-try:
-    while True:
-        vegafs.analyze({str(tmp_path / 't')!r}, progress=False)
-except KeyboardInterrupt:
-    time.sleep(0.1)
-    print('interrupted', walk_threads(), flush=True)
-""")
-    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "ready"
-        time.sleep(0.5)
-        sent = time.monotonic()
-        child.send_signal(signal.SIGINT)
-        line = child.stdout.readline().split()
-        assert line == ["interrupted", "0"]
-        assert time.monotonic() - sent < 1.5
-    finally:
-        child.kill()
-        child.wait()
+    line, latency = interrupt_loop(tmp_path, f"vegafs.analyze({str(tmp_path / 't')!r}, progress=False)",
+                                   settle=0.1)
+    assert line == ["interrupted", "0"]
+    assert latency < 1.5
 
 
 def run_cli(*args, **kwargs):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -12,7 +11,7 @@ import time
 import pytest
 
 import vegafs
-from conftest import make_tree, normalized, run_python
+from conftest import interrupt_loop, make_tree, normalized, run_python
 
 
 @pytest.fixture(scope="module")
@@ -175,32 +174,9 @@ def test_repeating_a_walk_does_not_grow_memory(tmp_path):
 
 def test_ctrl_c_stops_native_work_promptly(tmp_path):
     make_tree(tmp_path, dirs=3000, files_per_dir=20)
-    script = tmp_path / "interrupt_me.py"
-    script.write_text(f"""
-import glob, sys, time, vegafs
-def walk_threads():
-    return sum(open(p).read().strip() == 'vega-walk' for p in glob.glob('/proc/self/task/*/comm'))
-print('ready', flush=True)
-try:
-    while True:
-        vegafs.scan_tree({str(tmp_path)!r}, stat=True).paths
-except KeyboardInterrupt:
-    stopped = time.monotonic()
-    print('interrupted', walk_threads(), flush=True)
-""")
-    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "ready"
-        time.sleep(0.5)  # let it get deep into a walk
-        sent = time.monotonic()
-        child.send_signal(signal.SIGINT)
-        line = child.stdout.readline().split()
-        latency = time.monotonic() - sent
-        assert line[0] == "interrupted"
-        assert line[1] == "0", "native walk threads still running after KeyboardInterrupt"
-        # The requirement is 100 ms; the bound here is loose so a loaded CI machine does not flake.
-        assert latency < 1.0, f"Ctrl-C took {latency:.3f}s"
-        print(f"Ctrl-C latency {latency * 1000:.0f} ms")
-    finally:
-        child.kill()
-        child.wait()
+    line, latency = interrupt_loop(tmp_path, f"vegafs.scan_tree({str(tmp_path)!r}, stat=True).paths")
+    assert line[0] == "interrupted"
+    assert line[1] == "0", "native walk threads still running after KeyboardInterrupt"
+    # The requirement is 100 ms; the bound here is loose so a loaded CI machine does not flake.
+    assert latency < 1.0, f"Ctrl-C took {latency:.3f}s"
+    print(f"Ctrl-C latency {latency * 1000:.0f} ms")

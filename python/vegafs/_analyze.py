@@ -124,8 +124,7 @@ class _PythonAnalysis:
 
     def fsspec(self, fs: Any, root: str, url: str) -> list[RawTable]:
         """An fsspec tree through ``fs.ls(detail=True)``; paths in the report are URLs."""
-        if not fs.isdir(root):
-            raise _backend_missing(fs, root, url)
+        _backend.check_dir(fs, root, url)
         prefix = url.rstrip("/").encode()
         inner = root.rstrip("/")
 
@@ -312,13 +311,6 @@ def _fsspec_stat(item: dict[str, Any]) -> os.stat_result:
         st.S_IFREG if kind == "file" else 0)
     size, mtime_ns = _backend.stat_row(item)[:2]
     return os.stat_result((mode, 0, 0, 1, 0, 0, size, 0, mtime_ns // 10**9, 0), {"st_mtime_ns": mtime_ns, "st_blocks": 0})
-
-
-def _backend_missing(fs: Any, root: str, url: str) -> OSError:
-    from .errors import VegaFileNotFoundError
-    if fs.exists(root):
-        return VegaNotADirectoryError(20, "Not a directory", url)
-    return VegaFileNotFoundError(2, "No such file or directory", url)
 
 
 class DirectoryProfiler:

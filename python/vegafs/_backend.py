@@ -54,7 +54,7 @@ def resolve(url: str) -> tuple[Any, str]:
     return fs, path
 
 
-def _check_dir(fs: Any, path: str, url: str) -> None:
+def check_dir(fs: Any, path: str, url: str) -> None:
     # isdir first: some fsspec versions answer exists() == False for pseudo-directories.
     if fs.isdir(path):
         return
@@ -85,7 +85,7 @@ def fsspec_walk(url: str, topdown: bool, onerror: Callable[[OSError], object] | 
     dirnames, which both os.walk's contract and exclude= need."""
     fs, root = resolve(url)
     try:
-        _check_dir(fs, root, url)
+        check_dir(fs, root, url)
     except OSError as error:
         if onerror is not None:
             onerror(error)
@@ -129,7 +129,7 @@ def fsspec_walk(url: str, topdown: bool, onerror: Callable[[OSError], object] | 
 def _listing(url: str, max_depth: int | None,
              selection: Selection | None = None) -> tuple[Any, list[tuple[str, dict[str, Any]]]]:
     fs, root = resolve(url)
-    _check_dir(fs, root, url)
+    check_dir(fs, root, url)
     found = fs.find(root, maxdepth=max_depth, withdirs=True, detail=True)
     prefix = root.rstrip("/")
     entries = [(p, info) for p, info in sorted(found.items()) if p.rstrip("/") != prefix]
