@@ -84,8 +84,8 @@ def test_missing_library_is_a_clear_import_error(tmp_path):
 
 def test_bad_calls_return_status_codes_not_crashes():
     ffi, lib = _native.native()
-    assert lib.vega_walk_free(123456789) == lib.VEGA_ERR_INVALID_ARGUMENT
-    assert lib.vega_walk_cancel(-1) == lib.VEGA_ERR_INVALID_ARGUMENT
+    assert lib.vega_job_free(123456789) == lib.VEGA_ERR_INVALID_ARGUMENT
+    assert lib.vega_job_cancel(-1) == lib.VEGA_ERR_INVALID_ARGUMENT
     assert lib.vega_walk_next(42, 0, ffi.NULL, ffi.NULL) == lib.VEGA_ERR_INVALID_ARGUMENT
     job = ffi.new("int64_t*")
     assert lib.vega_walk_start(ffi.NULL, 0, 0, 0, 0, 0, 0, 0, job) == lib.VEGA_ERR_INVALID_ARGUMENT
@@ -101,7 +101,7 @@ def test_a_job_is_freed_once_and_then_refused(tmp_path):
     job_id = job._id
     job.close()
     job.close()  # idempotent
-    assert _native.native()[1].vega_walk_free(job_id) == 1
+    assert _native.native()[1].vega_job_free(job_id) == 1
     with pytest.raises(vegafs.InvalidArgumentError, match="closed"):
         job.progress()
 

@@ -629,7 +629,7 @@ public sealed class AnalysisTests : IDisposable
         using var walk = TreeWalk.Start(root, options with { Output = WalkOutput.Analyze });
         Drain(walk);
         var report = walk.Report;
-        Assert.Equal(Enum.GetValues<ReportTableKind>(), report.Tables.Select(t => t.Kind));
+        Assert.Equal(Enum.GetValues<ReportTableKind>(), report.Tables.Select(t => (ReportTableKind)t.Kind));
         foreach (var table in report.Tables)
         {
             Assert.Equal(0, table.Values.Length % table.Columns);
@@ -652,9 +652,9 @@ public sealed class AnalysisTests : IDisposable
 
     private string Abs(string relative) => _tree.Root + "/" + relative;
 
-    private static List<string> Texts(ReportTable table) => table.Texts!.Select(t => Encoding.UTF8.GetString(t)).ToList();
+    private static List<string> Texts(ResultTable table) => table.Texts!.Select(t => Encoding.UTF8.GetString(t)).ToList();
 
-    private static List<(string Path, long[] Values)> Rows(ReportTable table) =>
+    private static List<(string Path, long[] Values)> Rows(ResultTable table) =>
         Enumerable.Range(0, table.Rows)
             .Select(i => (Encoding.UTF8.GetString(table.Texts![i]), table.Values.AsSpan(i * table.Columns, table.Columns).ToArray()))
             .ToList();
@@ -662,7 +662,7 @@ public sealed class AnalysisTests : IDisposable
     private static readonly Comparer<byte[]> ByteComparer = Comparer<byte[]>.Create((a, b) => a.AsSpan().SequenceCompareTo(b));
 
     /// <summary>A ranked file table against the same ranking done here: score descending, then path bytes ascending.</summary>
-    private static void AssertRanked(ReportTable table, List<FileInfo> files, Func<FileInfo, long> score, int topN)
+    private static void AssertRanked(ResultTable table, List<FileInfo> files, Func<FileInfo, long> score, int topN)
     {
         var expected = files.OrderByDescending(score).ThenBy(f => Encoding.UTF8.GetBytes(f.FullName), ByteComparer).Take(topN).ToList();
         Assert.Equal(expected.Select(f => f.FullName), Texts(table));

@@ -1,5 +1,8 @@
 using System.Runtime.InteropServices;
+using Vega.Core;
 using Vega.Core.Analysis;
+using Vega.Core.Files;
+using Vega.Core.Hashing;
 using Vega.Core.Patterns;
 using Vega.Core.Walk;
 
@@ -12,7 +15,7 @@ namespace Vega.Native;
 public static unsafe class Exports
 {
     /// <summary>Bump on any change to vega.h; the Python package refuses a library with another value.</summary>
-    public const int AbiVersion = 3;
+    public const int AbiVersion = 4;
 
     private static readonly byte* s_version = StaticString(
         typeof(Exports).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
@@ -57,24 +60,7 @@ public static unsafe class Exports
         try
         {
             if (root == null || job == null) return Status.Invalid("null pointer argument");
-            if ((flags & ~0xF) != 0) return Status.Invalid($"unknown walk flags 0x{flags:x}");
-            if (rootLength > int.MaxValue) return Status.Invalid("path too long");
-            GlobSet? includeSet = null, excludeSet = null;
-            if (include != 0 && !Handles.TryGet<GlobSet>(include, out includeSet!)) return Status.Invalid("include is not a live glob set");
-            if (exclude != 0 && !Handles.TryGet<GlobSet>(exclude, out excludeSet!)) return Status.Invalid("exclude is not a live glob set");
-            var options = new WalkOptions
-            {
-                Output = output,
-                FollowLinks = (flags & 1) != 0,
-                Stat = (flags & 2) != 0,
-                ClassifyLinks = (flags & 4) != 0,
-                Gitignore = (flags & 8) != 0,
-                MaxDepth = maxDepth,
-                Threads = threads,
-                Include = includeSet,
-                Exclude = excludeSet,
-                TopN = topN,
-            };
+            if (!TryWalkOptions(rootLength, output, flags, maxDepth, threads, include, exclude, topN, out var options, out int status)) return status;
             var walk = TreeWalk.Start(new ReadOnlySpan<byte>(root, (int)rootLength), options);
             *job = Handles.Add(walk);
             return Status.Ok;
@@ -82,35 +68,67 @@ public static unsafe class Exports
         catch (Exception e) { return Status.From(e); }
     }
 
+    private static bool TryWalkOptions(nuint rootLength, WalkOutput output, int flags, int maxDepth, int threads,
+                                       long include, long exclude, int topN, out WalkOptions options, out int status)
+    {
+        options = default;
+        status = Status.Ok;
+        if ((flags & ~0xF) != 0) status = Status.Invalid($"unknown walk flags 0x{flags:x}");
+        else if (rootLength > int.MaxValue) status = Status.Invalid("path too long");
+        GlobSet? includeSet = null, excludeSet = null;
+        if (status == Status.Ok && include != 0 && !Handles.TryGet<GlobSet>(include, out includeSet!)) status = Status.Invalid("include is not a live glob set");
+        if (status == Status.Ok && exclude != 0 && !Handles.TryGet<GlobSet>(exclude, out excludeSet!)) status = Status.Invalid("exclude is not a live glob set");
+        if (status != Status.Ok) return false;
+        options = new WalkOptions
+        {
+            Output = output,
+            FollowLinks = (flags & 1) != 0,
+            Stat = (flags & 2) != 0,
+            ClassifyLinks = (flags & 4) != 0,
+            Gitignore = (flags & 8) != 0,
+            MaxDepth = maxDepth,
+            Threads = threads,
+            Include = includeSet,
+            Exclude = excludeSet,
+            TopN = topN,
+        };
+        return true;
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "vega_walk_next")]
-    public static int WalkNext(long job, int timeoutMs, Batch** batch, int* finished)
+    public static int WalkNext(long job, int timeoutMs, Batch** batch, int* finished) =>
+        TakeNext<TreeWalk>(job, (void**)batch, finished, "walk job", walk =>
+        {
+            bool done = walk.TryTakeBatch(timeoutMs, out var taken);
+            return (done, taken is null ? 0 : (nint)Batch.From(taken));
+        });
+
+    /// <summary>The shape of every *_next export: validate, look the job up, wait for one result.</summary>
+    private static int TakeNext<TJob>(long job, void** result, int* finished, string what, Func<TJob, (bool Done, nint Taken)> take)
+        where TJob : class
     {
         try
         {
-            if (batch == null || finished == null) return Status.Invalid("null out-pointer");
-            *batch = null;
+            if (result == null || finished == null) return Status.Invalid("null out-pointer");
+            *result = null;
             *finished = 0;
-            if (!Handles.TryGet(job, out TreeWalk walk)) return Status.Invalid("not a live walk job");
-            bool done = walk.TryTakeBatch(timeoutMs, out var taken);
+            if (!Handles.TryGet(job, out TJob running)) return Status.Invalid($"not a live {what}");
+            var (done, taken) = take(running);
             *finished = done ? 1 : 0;
-            if (taken is not null) *batch = Batch.From(taken);
+            *result = (void*)taken;
             return Status.Ok;
         }
         catch (Exception e) { return Status.From(e); }
     }
 
-    [UnmanagedCallersOnly(EntryPoint = "vega_walk_progress")]
-    public static int WalkProgressExport(long job, long* counters)
+    [UnmanagedCallersOnly(EntryPoint = "vega_job_progress")]
+    public static int JobProgress(long job, long* counters)
     {
         try
         {
             if (counters == null) return Status.Invalid("null out-pointer");
-            if (!Handles.TryGet(job, out TreeWalk walk)) return Status.Invalid("not a live walk job");
-            var p = walk.Progress;
-            counters[0] = p.Directories;
-            counters[1] = p.Entries;
-            counters[2] = p.Bytes;
-            counters[3] = p.Errors;
+            if (!Handles.TryGet(job, out IJob running)) return Status.Invalid("not a live job");
+            running.ReadProgress(new Span<long>(counters, 4));
             return Status.Ok;
         }
         catch (Exception e) { return Status.From(e); }
@@ -157,28 +175,167 @@ public static unsafe class Exports
         return Status.Ok;
     }
 
-    [UnmanagedCallersOnly(EntryPoint = "vega_walk_cancel")]
-    public static int WalkCancel(long job)
+    [UnmanagedCallersOnly(EntryPoint = "vega_job_cancel")]
+    public static int JobCancel(long job)
     {
         try
         {
-            if (!Handles.TryGet(job, out TreeWalk walk)) return Status.Invalid("not a live walk job");
-            walk.Cancel();
+            if (!Handles.TryGet(job, out IJob running)) return Status.Invalid("not a live job");
+            running.Cancel();
             return Status.Ok;
         }
         catch (Exception e) { return Status.From(e); }
     }
 
-    [UnmanagedCallersOnly(EntryPoint = "vega_walk_free")]
-    public static int WalkFree(long job)
+    [UnmanagedCallersOnly(EntryPoint = "vega_job_free")]
+    public static int JobFree(long job)
     {
         try
         {
-            if (!Handles.TryRemove(job, out TreeWalk walk)) return Status.Invalid("not a live walk job");
-            walk.Dispose();
+            if (!Handles.TryRemove(job, out IJob running)) return Status.Invalid("not a live job");
+            running.Dispose();
             return Status.Ok;
         }
         catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_files_list")]
+    public static int FilesList(byte* paths, nuint size, long count, long* source)
+    {
+        try
+        {
+            if (paths == null || source == null) return Status.Invalid("null pointer argument");
+            if (count < 1 || count > int.MaxValue || size > int.MaxValue) return Status.Invalid("bad path count or size");
+            var list = new byte[count][];
+            var rest = new ReadOnlySpan<byte>(paths, (int)size);
+            for (long i = 0; i < count; i++)
+            {
+                int end = i == count - 1 ? rest.Length : rest.IndexOf((byte)0);
+                if (end < 0) return Status.Invalid($"paths do not hold {count} NUL-separated paths");
+                list[i] = rest[..end].ToArray();
+                rest = i == count - 1 ? default : rest[(end + 1)..];
+            }
+            if (list[^1].AsSpan().IndexOf((byte)0) >= 0) return Status.Invalid($"paths hold more than {count} NUL-separated paths");
+            *source = Handles.Add(FileSource.FromList(list));
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_files_tree")]
+    public static int FilesTree(byte* root, nuint rootLength, int flags, int maxDepth, int threads, long include, long exclude, long* source)
+    {
+        try
+        {
+            if (root == null || source == null) return Status.Invalid("null pointer argument");
+            if (!TryWalkOptions(rootLength, WalkOutput.Paths, flags, maxDepth, threads, include, exclude, 0, out var options, out int status)) return status;
+            *source = Handles.Add(FileSource.FromTree(new ReadOnlySpan<byte>(root, (int)rootLength), options));
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_files_free")]
+    public static int FilesFree(long source)
+    {
+        try
+        {
+            if (!Handles.TryRemove(source, out FileSource files)) return Status.Invalid("not a live file source");
+            files.Dispose();
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_hash_start")]
+    public static int HashStart(long source, int algorithm, int threads, long* job) =>
+        StartFileJob(source, algorithm, job, files => new HashJob(files, (HashAlgorithmKind)algorithm, threads));
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_dupes_start")]
+    public static int DupesStart(long source, int algorithm, long minSize, int threads, long* job) =>
+        StartFileJob(source, algorithm, job, files => new DuplicateFinder(files, (HashAlgorithmKind)algorithm, minSize, threads));
+
+    /// <summary>Checks the algorithm first, so a refused start leaves the source to its owner; then the job takes it over.</summary>
+    private static int StartFileJob(long source, int algorithm, long* job, Func<FileSource, FileJob> create)
+    {
+        try
+        {
+            if (job == null) return Status.Invalid("null out-pointer");
+            if (!Handles.TryGet(source, out FileSource files)) return Status.Invalid("not a live file source");
+            HashJob.CheckAvailable((HashAlgorithmKind)algorithm);
+            Handles.TryRemove(source, out FileSource _);
+            *job = Handles.Add(create(files));
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_job_next")]
+    public static int JobNext(long job, int timeoutMs, Report** report, int* finished) =>
+        TakeNext<FileJob>(job, (void**)report, finished, "file job", running =>
+        {
+            bool done = running.TryTake(timeoutMs, out var tables);
+            return (done, tables is null ? 0 : (nint)Report.From(tables));
+        });
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_hasher_new")]
+    public static int HasherNew(int algorithm, long* hasher)
+    {
+        try
+        {
+            if (hasher == null) return Status.Invalid("null out-pointer");
+            HashJob.CheckAvailable((HashAlgorithmKind)algorithm);
+            *hasher = Handles.Add(Hasher.Create((HashAlgorithmKind)algorithm));
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_hasher_update")]
+    public static int HasherUpdate(long hasher, byte* data, nuint size)
+    {
+        try
+        {
+            if (data == null && size > 0) return Status.Invalid("null data");
+            if (!Handles.TryGet(hasher, out Hasher h)) return Status.Invalid("not a live hasher");
+            // A hasher is not thread-safe: calls on one id from two threads at once are serialized.
+            lock (h)
+            {
+                for (nuint done = 0; done < size;)
+                {
+                    int chunk = (int)Math.Min(size - done, 1u << 30);
+                    h.Append(new ReadOnlySpan<byte>(data + done, chunk));
+                    done += (nuint)chunk;
+                }
+            }
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_hasher_digest")]
+    public static int HasherDigest(long hasher, byte* digest, nuint capacity, nuint* length)
+    {
+        try
+        {
+            if (digest == null || length == null) return Status.Invalid("null pointer argument");
+            if (!Handles.TryGet(hasher, out Hasher h)) return Status.Invalid("not a live hasher");
+            if (capacity < (nuint)h.DigestSize) return Status.Invalid($"the digest needs {h.DigestSize} bytes");
+            lock (h)
+            {
+                *length = (nuint)h.Finish(new Span<byte>(digest, (int)Math.Min(capacity, Hasher.MaxDigestSize)));
+                h.Reset();
+            }
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_hasher_free")]
+    public static int HasherFree(long hasher)
+    {
+        if (!Handles.TryRemove(hasher, out Hasher _)) return Status.Invalid("not a live hasher");
+        return Status.Ok;
     }
 
     [UnmanagedCallersOnly(EntryPoint = "vega_globset_new")]
@@ -308,7 +465,7 @@ public unsafe struct Batch
     }
 }
 
-/// <summary><c>vega_table</c>: one table of a report (see <see cref="ReportTable"/>).</summary>
+/// <summary><c>vega_table</c>: one table of results (see <see cref="ResultTable"/>).</summary>
 [StructLayout(LayoutKind.Sequential)]
 public unsafe struct Table
 {
@@ -316,13 +473,15 @@ public unsafe struct Table
     public int Columns;
     public long Rows;
     public long* Values;
-    public long TextSize;
+    public int TextColumns;
+    public int Reserved;
+    public long* TextOffsets;
     public byte* Text;
 }
 
 /// <summary>
-/// <c>vega_report</c>: the tables of an analysis. The header, the tables, their values and texts are one
-/// native block, so vega_report_free is a single free.
+/// <c>vega_report</c>: a set of tables (an analysis, or a file job's result set). The header, the tables,
+/// their values, offsets and texts are one native block, so vega_report_free is a single free.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 public unsafe struct Report
@@ -330,44 +489,59 @@ public unsafe struct Report
     public long TableCount;
     public Table* Tables;
 
-    internal static Report* From(AnalysisReport source)
+    internal static Report* From(AnalysisReport source) => From(source.Tables);
+
+    internal static Report* From(IReadOnlyList<ResultTable> tables)
     {
-        var tables = source.Tables;
+        // Layout: header, tables, then every table's values and offsets (8-byte aligned), then all text.
         nuint size = (nuint)(sizeof(Report) + tables.Count * sizeof(Table));
         foreach (var table in tables)
         {
             size += (nuint)table.Values.Length * sizeof(long);
-            if (table.Texts is not null) foreach (var item in table.Texts) size += (nuint)item.Length + 1;
+            if (table.Texts is not null)
+            {
+                size += (nuint)(table.Texts.Count + 1) * sizeof(long);
+                foreach (var item in table.Texts) size += (nuint)item.Length + 1;
+            }
         }
-        byte* block = (byte*)NativeMemory.Alloc(size);
+        byte* block = (byte*)NativeMemory.Alloc(size == 0 ? 1 : size);
         var report = (Report*)block;
         report->TableCount = tables.Count;
         report->Tables = (Table*)(block + sizeof(Report));
-        // Values (8-byte aligned) first, then every text: the header and the tables are multiples of 8 bytes.
-        long* values = (long*)(report->Tables + tables.Count);
-        foreach (var table in tables) values += table.Values.Length;
-        byte* text = (byte*)values;
-        values = (long*)(report->Tables + tables.Count);
+        long* longs = (long*)(report->Tables + tables.Count);
+        long longCount = 0;
+        foreach (var table in tables) longCount += table.Values.Length + (table.Texts is null ? 0 : table.Texts.Count + 1);
+        byte* text = (byte*)(longs + longCount);
         for (int i = 0; i < tables.Count; i++)
         {
             var table = tables[i];
+            long* values = longs;
             table.Values.CopyTo(new Span<long>(values, table.Values.Length));
-            byte* start = text;
+            longs += table.Values.Length;
+            long* offsets = null;
+            byte* start = null;
             if (table.Texts is not null)
             {
-                foreach (var item in table.Texts)
+                offsets = longs;
+                longs += table.Texts.Count + 1;
+                start = text;
+                long offset = 0;
+                for (int k = 0; k < table.Texts.Count; k++)
                 {
+                    offsets[k] = offset;
+                    var item = table.Texts[k];
                     item.CopyTo(new Span<byte>(text, item.Length));
                     text += item.Length;
                     *text++ = 0;
+                    offset += item.Length + 1;
                 }
+                offsets[table.Texts.Count] = offset;
             }
             report->Tables[i] = new Table
             {
-                Kind = (int)table.Kind, Columns = table.Columns, Rows = table.Rows, Values = values,
-                TextSize = text - start, Text = table.Texts is null ? null : start,
+                Kind = table.Kind, Columns = table.Columns, Rows = table.Rows, Values = values,
+                TextColumns = table.Texts is null ? 0 : table.TextColumns, TextOffsets = offsets, Text = start,
             };
-            values += table.Values.Length;
         }
         return report;
     }

@@ -14,7 +14,8 @@
  *    vega_report (freed with vega_report_free). Nothing else returned by the library is owned
  *    by the caller.
  *  - Long work is a job: start -> next/progress (poll) -> free, with cancel from any thread.
- *    Jobs are int64_t ids; a stale id gives VEGA_ERR_INVALID_ARGUMENT, never a crash.
+ *    Jobs, glob sets, file sources and hashers are int64_t ids; a stale id gives
+ *    VEGA_ERR_INVALID_ARGUMENT, never a crash.
  *  - The library must never be unloaded (it is linked with -z nodelete); after fork() it
  *    must not be called in the child.
  */
@@ -29,7 +30,7 @@ extern "C" {
 #endif
 
 /* BEGIN CDEF */
-#define VEGA_ABI_VERSION 3
+#define VEGA_ABI_VERSION 4
 
 /* Status codes. */
 #define VEGA_OK 0
@@ -68,12 +69,12 @@ extern "C" {
 
 #define VEGA_GROUP_FIELDS 6  /* id, parent id (-1: root), directory count, entry count, errno, index in parent's directories */
 #define VEGA_STAT_FIELDS 6   /* size, mtime_ns, mode, inode, device, nlink; all -1 if the entry vanished */
-#define VEGA_PROGRESS_FIELDS 4  /* directories read, entries seen, bytes seen (with STAT), errors */
+#define VEGA_PROGRESS_FIELDS 4  /* per job kind: see vega_job_progress */
 #define VEGA_TOTALS_FIELDS 7    /* files, directories, symlinks, others, apparent bytes, disk bytes, errors */
 
 /*
  * The tables of an analysis report (vega_report.tables[k].kind == k), with their int64 columns
- * per row. "text" is the row's NUL-terminated string: a path (as walked: root + relative path),
+ * per row. "text" is the row's one string: a path (as walked: root + relative path),
  * an extension or a folder name, as raw bytes. "files" are regular files (lstat); depth 1 is the
  * root's entries. Ranked tables hold at most top_n rows, best first, ties by text bytes ascending.
  */
@@ -111,18 +112,26 @@ typedef struct vega_batch {
     const uint8_t* blob;
 } vega_batch;
 
-/* One table of a report: rows * columns values, and (if text != NULL) rows NUL-terminated strings. */
+/*
+ * One table of results: rows * columns int64 values, and rows * text_columns byte strings (a path, a
+ * hex digest, a line: raw bytes). String j of row i starts at text + text_offsets[k], k = i *
+ * text_columns + j, and is followed by one NUL that is not part of it: its length is
+ * text_offsets[k + 1] - text_offsets[k] - 1. So strings that cannot contain NUL (paths, digests)
+ * split in one pass; others (lines of binary files) are read by their offsets.
+ */
 typedef struct vega_table {
-    int32_t kind;            /* VEGA_TABLE_* */
+    int32_t kind;                /* VEGA_TABLE_* */
     int32_t columns;
     int64_t rows;
     const int64_t* values;
-    int64_t text_size;
+    int32_t text_columns;        /* 0: no strings (text_offsets and text are NULL) */
+    int32_t reserved;
+    const int64_t* text_offsets; /* rows * text_columns + 1 ascending offsets */
     const uint8_t* text;
 } vega_table;
 
-/* An analysis report: VEGA_TABLE_COUNT tables in VEGA_TABLE_* order, in one block owned by the
-   caller and released by vega_report_free. */
+/* A set of tables in one block owned by the caller and released by vega_report_free: an analysis
+   report (VEGA_TABLE_COUNT tables in VEGA_TABLE_* order) or one result set of a file job. */
 typedef struct vega_report {
     int64_t table_count;
     const vega_table* tables;
@@ -156,21 +165,12 @@ int32_t vega_walk_start(const uint8_t* root, size_t root_length, int32_t output,
 
 /*
  * Waits up to timeout_ms (-1: forever) for the next batch. *batch is NULL when the wait timed out
- * or the walk is finished; *finished tells which. VEGA_ERR_CANCELLED after vega_walk_cancel.
+ * or the walk is finished; *finished tells which. VEGA_ERR_CANCELLED after vega_job_cancel.
  */
 int32_t vega_walk_next(int64_t job, int32_t timeout_ms, vega_batch** batch, int32_t* finished);
 
-/* Progress counters so far: VEGA_PROGRESS_FIELDS int64 values. */
-int32_t vega_walk_progress(int64_t job, int64_t* counters);
-
 /* Totals of a VEGA_WALK_COUNT walk: VEGA_TOTALS_FIELDS int64 values, final once finished. */
 int32_t vega_walk_totals(int64_t job, int64_t* totals);
-
-/* Asks the walk to stop; safe from any thread while another waits in vega_walk_next. */
-int32_t vega_walk_cancel(int64_t job);
-
-/* Cancels if running, waits briefly for the workers, and releases the job id. */
-int32_t vega_walk_free(int64_t job);
 
 /*
  * Starts an analysis: a walk like vega_walk_start that lists nothing and builds a report, in
@@ -217,6 +217,78 @@ int32_t vega_globset_which(int64_t set, const uint8_t* path, size_t length, int3
 
 /* Releases a glob set. */
 int32_t vega_globset_free(int64_t set);
+/*
+ * Every job (walks, analyses, file jobs):
+ * progress counters so far, VEGA_PROGRESS_FIELDS int64 values. Walks and analyses: directories read,
+ * entries seen, bytes seen (with STAT), errors. Hash jobs: files hashed, bytes hashed, errors,
+ * directories read. Duplicate jobs: stage (1 sizes, 2 partial hashes, 3 full hashes, 4 done), files
+ * examined, bytes hashed, errors.
+ */
+int32_t vega_job_progress(int64_t job, int64_t* counters);
+
+/* Asks a job to stop; safe from any thread while another waits in vega_walk_next or vega_job_next. */
+int32_t vega_job_cancel(int64_t job);
+
+/* Cancels if running, waits briefly for the workers, and releases the job id. */
+int32_t vega_job_free(int64_t job);
+
+/* Hash algorithms. The OpenSSL ones need the system's libcrypto (OpenSSL 3 or 1.1) at run time. */
+#define VEGA_HASH_SHA256 0
+#define VEGA_HASH_SHA1 1
+#define VEGA_HASH_MD5 2
+#define VEGA_HASH_BLAKE2B 3     /* BLAKE2b-512, as hashlib.blake2b() */
+#define VEGA_HASH_XXH64 4
+#define VEGA_HASH_XXH3_64 5
+#define VEGA_HASH_XXH3_128 6
+#define VEGA_HASH_CRC32 7       /* zlib.crc32, big-endian */
+#define VEGA_HASH_MAX_DIGEST 64
+
+/* Result tables of file jobs (vega_job_next). */
+#define VEGA_TABLE_HASHES 20     /* index, bytes hashed, errno (0: ok); texts: path, digest (empty on error) */
+#define VEGA_TABLE_DUPLICATES 21 /* group, size, device, inode; texts: path, digest. Groups by wasted bytes, paths by bytes */
+#define VEGA_TABLE_FILE_ERRORS 22 /* errno (VEGA_ERRNO_CHANGED: changed while read); text: path */
+#define VEGA_ERRNO_CHANGED -1
+
+/*
+ * File sources: the files a file job works on. A source is given to exactly one job, which takes it
+ * over (its id is then no longer valid); vega_files_free releases one that was never used.
+ * A list holds count (>= 1) paths separated by single NULs (as for vega_globset_match). A tree is
+ * walked like vega_walk_start (same flags, depth, filters; the root is checked here) and yields its
+ * regular files (and with VEGA_WALK_FOLLOW_LINKS, what symlinks lead to); an entry that vanishes or
+ * stops being a regular file before it is opened is left out. Unreadable directories become error rows.
+ * VEGA_WALK_STAT makes the walk lstat every entry, so jobs learn sizes without opening files: use it
+ * for vega_dupes_start (whose first stage is sizes), not for jobs that open every file anyway.
+ */
+int32_t vega_files_list(const uint8_t* paths, size_t size, int64_t count, int64_t* source);
+int32_t vega_files_tree(const uint8_t* root, size_t root_length, int32_t flags, int32_t max_depth,
+                        int32_t threads, int64_t include, int64_t exclude, int64_t* source);
+int32_t vega_files_free(int64_t source);
+
+/*
+ * Hashes every file of a source in parallel (threads = 0: one per processor). Results stream as
+ * VEGA_TABLE_HASHES tables through vega_job_next, in no particular order (index says which file).
+ * An unavailable algorithm is VEGA_ERR_INVALID_ARGUMENT with a message saying why.
+ */
+int32_t vega_hash_start(int64_t source, int32_t algorithm, int32_t threads, int64_t* job);
+
+/*
+ * Groups files with identical content: by size (>= min_size), then XXH3-128 of the first 4 KiB, then
+ * algorithm over the whole file. One result set at the end: VEGA_TABLE_DUPLICATES, VEGA_TABLE_FILE_ERRORS.
+ */
+int32_t vega_dupes_start(int64_t source, int32_t algorithm, int64_t min_size, int32_t threads, int64_t* job);
+
+/*
+ * Waits up to timeout_ms (-1: forever) for a file job's next result set. *report is NULL when the
+ * wait timed out or the job is finished; *finished tells which. Free each set with vega_report_free.
+ */
+int32_t vega_job_next(int64_t job, int32_t timeout_ms, vega_report** report, int32_t* finished);
+
+/* An incremental hasher over caller buffers (for data that is not a local file). */
+int32_t vega_hasher_new(int32_t algorithm, int64_t* hasher);
+int32_t vega_hasher_update(int64_t hasher, const uint8_t* data, size_t size);
+/* Writes the digest (capacity >= VEGA_HASH_MAX_DIGEST is always enough) and resets the hasher. */
+int32_t vega_hasher_digest(int64_t hasher, uint8_t* digest, size_t capacity, size_t* length);
+int32_t vega_hasher_free(int64_t hasher);
 /* END CDEF */
 
 #ifdef __cplusplus

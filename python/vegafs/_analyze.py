@@ -295,7 +295,8 @@ class _PythonAnalysis:
 
 
 def _table(columns: int, rows: list[list[int]], texts: Optional[list[bytes]]) -> RawTable:
-    return RawTable(columns, [v for row in rows for v in row], texts)
+    """A table built in Python; its kind is not read (analysis tables are identified by position)."""
+    return RawTable(-1, columns, [v for row in rows for v in row], texts)
 
 
 def _extension(name: bytes) -> bytes:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from . import errors
-from ._paths import splitter
+from ._paths import ENCODE_ERRORS, ENCODING, splitter
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 _LIBRARY_FILE = "libvega.so"
 _HEADER_FILE = "vega.h"
 _POLL_MS = 50
@@ -158,15 +158,48 @@ class RawBatch:
 
 @dataclass
 class RawTable:
-    """One report table: ``columns`` int64 values per row, flat, and one byte string per row (or None)."""
+    """One result table: ``columns`` int64 values per row, flat, and ``text_columns`` byte strings per
+    row, flat and row-major (``texts`` is None without any)."""
 
+    kind: int
     columns: int
     values: list[int]
-    texts: list[bytes] | None
+    texts: list[Any] | None  # bytes, or str where decoded
+    text_columns: int = 1
 
     def rows(self) -> list[list[int]]:
         c = self.columns
         return [self.values[i:i + c] for i in range(0, len(self.values), c)]
+
+    def text_column(self, j: int) -> list[Any]:
+        assert self.texts is not None
+        return self.texts[j::self.text_columns]
+
+
+def _take_report(ffi: Any, lib: Any, report: Any, as_str: bool = False) -> list[RawTable]:
+    """Copies every table out of a native vega_report, then frees it. Texts are bytes, or with
+    ``as_str`` str decoded as os.fsdecode would (for paths), straight from native memory."""
+    try:
+        tables = []
+        for k in range(report.table_count):
+            table = report.tables[k]
+            values = ffi.unpack(table.values, table.rows * table.columns)
+            texts: Any = None
+            if table.text_columns:
+                count = table.rows * table.text_columns
+                offsets = ffi.unpack(table.text_offsets, count + 1)
+                blob = ffi.buffer(table.text, offsets[-1])
+                # Each string is followed by a NUL (vega.h): without NULs inside, one split finds them all.
+                texts = (str(blob, ENCODING, ENCODE_ERRORS) if as_str else blob[:]).split("\0" if as_str else b"\0")[:-1]
+                if len(texts) != count:
+                    raw = blob[:]
+                    texts = [raw[offsets[i]:offsets[i + 1] - 1] for i in range(count)]
+                    if as_str:
+                        texts = [os.fsdecode(t) for t in texts]
+            tables.append(RawTable(table.kind, table.columns, values, texts, table.text_columns or 1))
+        return tables
+    finally:
+        lib.vega_report_free(report)
 
 
 def _release(free: str, handle: int) -> None:
@@ -176,7 +209,65 @@ def _release(free: str, handle: int) -> None:
     getattr(_loaded[1], free)(handle)
 
 
-class WalkJob:
+def job_progress(job: int) -> list[int]:
+    """A job's 4 progress counters (their meaning per job kind is in vega.h)."""
+    ffi, lib = native()
+    counters = ffi.new("int64_t[4]")
+    check(lib.vega_job_progress(job, counters))
+    return list(counters)
+
+
+class _Job:
+    """A native job id and its lifetime: :meth:`close` (or garbage collection) frees it, once."""
+
+    _id: int | None
+
+    def _own(self, job: int) -> None:
+        self._id = job
+        self._finalizer = weakref.finalize(self, _release, "vega_job_free", job)
+
+    def _poll(self, next_call: Callable[[int, int, Any, Any], int], out: Any, take: Callable[[Any], Any],
+              free: Callable[[Any], None], on_progress: Callable[[list[int]], None] | None) -> Iterator[Any]:
+        """Yields ``take(result)`` for each result of the job's *_next call until it finishes, waiting in
+        short slices so Ctrl-C is seen within ~50 ms; an exception (KeyboardInterrupt) or closing the
+        generator cancels the native work. ``take`` owns (and frees) each result it is given."""
+        ffi, _ = native()
+        finished = ffi.new("int32_t*")
+        try:
+            while True:
+                check(next_call(self._live_id(), _POLL_MS, out, finished))
+                if out[0] != ffi.NULL:
+                    result, out[0] = out[0], ffi.NULL
+                    yield take(result)
+                elif finished[0]:
+                    break
+                if on_progress is not None:
+                    on_progress(job_progress(self._live_id()))
+        except BaseException:
+            if out[0] != ffi.NULL:  # interrupted between receiving a result and taking it
+                free(out[0])
+                out[0] = ffi.NULL
+            self.close()
+            raise
+        if on_progress is not None:
+            on_progress(job_progress(self._live_id()))
+
+    def cancel(self) -> None:
+        if self._id is not None:
+            native()[1].vega_job_cancel(self._id)
+
+    def close(self) -> None:
+        if self._id is not None:
+            self._id = None
+            self._finalizer()
+
+    def _live_id(self) -> int:
+        if self._id is None:
+            raise errors.InvalidArgumentError("this job has been closed")
+        return self._id
+
+
+class WalkJob(_Job):
     """A running native walk. Iterate :meth:`batches`; :meth:`close` (or garbage collection) frees it."""
 
     def __init__(self, root: bytes, output: int, flags: int, max_depth: int, threads: int,
@@ -190,8 +281,7 @@ class WalkJob:
             check(lib.vega_analyze_start(root, len(root), flags, max_depth, threads, *sets, top_n or 0, job))
         else:
             check(lib.vega_walk_start(root, len(root), output, flags, max_depth, threads, *sets, job))
-        self._id: int | None = job[0]
-        self._finalizer = weakref.finalize(self, _release, "vega_walk_free", job[0])
+        self._own(job[0])
 
     @classmethod
     def start(cls, path: str | bytes, output: int, flags: int, max_depth: int | None,
@@ -208,34 +298,15 @@ class WalkJob:
             raise
 
     def batches(self, on_progress: Callable[[WalkProgress], None] | None = None) -> Iterator[RawBatch]:
-        """Yields batches until the walk ends. Waits in short slices so Ctrl-C is seen within ~50 ms;
-        a KeyboardInterrupt (or closing the generator) cancels the native work."""
+        """Yields batches until the walk ends; see :meth:`_Job._poll` for Ctrl-C and cancellation."""
         ffi, lib = native()
         out = ffi.new("vega_batch**")
-        finished = ffi.new("int32_t*")
-        try:
-            while True:
-                check(lib.vega_walk_next(self._live_id(), _POLL_MS, out, finished))
-                if out[0] != ffi.NULL:
-                    yield _take_batch(ffi, lib, out, self._split)
-                elif finished[0]:
-                    break
-                if on_progress is not None:
-                    on_progress(self.progress())
-        except BaseException:
-            if out[0] != ffi.NULL:  # interrupted between receiving a batch and taking it
-                lib.vega_batch_free(out[0])
-                out[0] = ffi.NULL
-            self.close()
-            raise
-        if on_progress is not None:
-            on_progress(self.progress())
+        progress = None if on_progress is None else (lambda c: on_progress(WalkProgress(*c)))
+        return self._poll(lib.vega_walk_next, out, lambda batch: _take_batch(ffi, lib, batch, self._split),
+                          lib.vega_batch_free, progress)
 
     def progress(self) -> WalkProgress:
-        ffi, lib = native()
-        counters = ffi.new("int64_t[4]")
-        check(lib.vega_walk_progress(self._live_id(), counters))
-        return WalkProgress(*counters)
+        return WalkProgress(*job_progress(self._live_id()))
 
     def totals(self) -> list[int]:
         ffi, lib = native()
@@ -248,33 +319,7 @@ class WalkJob:
         ffi, lib = native()
         out = ffi.new("vega_report**")
         check(lib.vega_walk_report(self._live_id(), out))
-        report = out[0]
-        try:
-            tables = []
-            for k in range(report.table_count):
-                table = report.tables[k]
-                values = ffi.unpack(table.values, table.rows * table.columns)
-                texts = None
-                if table.text != ffi.NULL:
-                    texts = bytes(ffi.buffer(table.text, table.text_size)).split(b"\0")[:-1]
-                tables.append(RawTable(table.columns, values, texts))
-            return tables
-        finally:
-            lib.vega_report_free(report)
-
-    def cancel(self) -> None:
-        if self._id is not None:
-            native()[1].vega_walk_cancel(self._id)
-
-    def close(self) -> None:
-        if self._id is not None:
-            self._id = None
-            self._finalizer()
-
-    def _live_id(self) -> int:
-        if self._id is None:
-            raise errors.InvalidArgumentError("this walk has been closed")
-        return self._id
+        return _take_report(ffi, lib, out[0])
 
     def __enter__(self) -> "WalkJob":
         return self
@@ -283,8 +328,7 @@ class WalkJob:
         self.close()
 
 
-def _take_batch(ffi: Any, lib: Any, out: Any, split: Callable[[Any], list[Any]]) -> RawBatch:
-    batch = out[0]
+def _take_batch(ffi: Any, lib: Any, batch: Any, split: Callable[[Any], list[Any]]) -> RawBatch:
     try:
         groups = ffi.unpack(batch.groups, batch.group_count * GROUP_FIELDS)
         kinds = ffi.buffer(batch.kinds, batch.entry_count)[:]
@@ -294,7 +338,6 @@ def _take_batch(ffi: Any, lib: Any, out: Any, split: Callable[[Any], list[Any]])
             stats.frombytes(ffi.buffer(batch.stats, batch.entry_count * STAT_FIELDS * 8))
         strings = split(ffi.buffer(batch.blob, batch.blob_size))
     finally:
-        out[0] = ffi.NULL
         lib.vega_batch_free(batch)
     return RawBatch(groups, kinds, stats, strings)
 
@@ -349,3 +392,81 @@ class GlobSet:
         found = ffi.new("int32_t*")
         check(lib.vega_globset_which(self.id, path, len(path), indices, self.count, found))
         return list(indices[0:found[0]])
+
+
+# Hash algorithms (vega.h VEGA_HASH_*) and file job result tables.
+HASH_ALGORITHMS = {"sha256": 0, "sha1": 1, "md5": 2, "blake2b": 3, "xxh64": 4, "xxh3_64": 5, "xxh3_128": 6, "crc32": 7}
+TABLE_HASHES, TABLE_DUPLICATES, TABLE_FILE_ERRORS = 20, 21, 22
+ERRNO_CHANGED = -1
+
+
+def file_source(paths: list[bytes] | None = None, root: bytes | None = None, flags: int = 0,
+                max_depth: int | None = None, threads: int | None = None, include: GlobSet | None = None,
+                exclude: GlobSet | None = None) -> int:
+    """A native file source: a list of paths, or the regular files under ``root`` (walked at once, so a
+    bad root raises here). Give it to :class:`FileJob`, which takes it over."""
+    ffi, lib = native()
+    out = ffi.new("int64_t*")
+    if paths is not None:
+        blob = b"\0".join(paths)
+        check(lib.vega_files_list(blob, len(blob), len(paths), out))
+    else:
+        assert root is not None
+        sets = include.id if include else 0, exclude.id if exclude else 0
+        check(lib.vega_files_tree(root, len(root), flags, max_depth or 0, threads or 0, *sets, out))
+    source: int = out[0]
+    return source
+
+
+class FileJob(_Job):
+    """A running native file job (hashing, duplicates): iterate :meth:`results`; :meth:`close` (or
+    garbage collection) frees it. Starting takes over ``source``; it is freed here if the start fails."""
+
+    def __init__(self, start: Callable[[Any, Any, int], int], source: int) -> None:
+        ffi, lib = native()
+        job = ffi.new("int64_t*")
+        try:
+            check(start(lib, job, source))
+        finally:
+            lib.vega_files_free(source)  # INVALID_ARGUMENT (ignored) once a job has taken it
+        self._own(job[0])
+
+    @classmethod
+    def hash(cls, source: int, algorithm: int, threads: int | None) -> "FileJob":
+        return cls(lambda lib, job, src: int(lib.vega_hash_start(src, algorithm, threads or 0, job)), source)
+
+    @classmethod
+    def duplicates(cls, source: int, algorithm: int, min_size: int, threads: int | None) -> "FileJob":
+        return cls(lambda lib, job, src: int(lib.vega_dupes_start(src, algorithm, min_size, threads or 0, job)), source)
+
+    def results(self, on_progress: Callable[[list[int]], None] | None = None,
+                as_str: bool = False) -> Iterator[list[RawTable]]:
+        """Yields result sets until the job ends (texts decoded to str with ``as_str``); see
+        :meth:`_Job._poll` for Ctrl-C and cancellation."""
+        ffi, lib = native()
+        out = ffi.new("vega_report**")
+        return self._poll(lib.vega_job_next, out, lambda report: _take_report(ffi, lib, report, as_str),
+                          lib.vega_report_free, on_progress)
+
+
+class Hasher:
+    """An incremental native hasher over Python buffers (bytes, bytearray, memoryview)."""
+
+    def __init__(self, algorithm: int) -> None:
+        ffi, lib = native()
+        out = ffi.new("int64_t*")
+        check(lib.vega_hasher_new(algorithm, out))
+        self._id: int = out[0]
+        self._finalizer = weakref.finalize(self, _release, "vega_hasher_free", out[0])
+
+    def update(self, data: Any) -> None:
+        ffi, lib = native()
+        check(lib.vega_hasher_update(self._id, ffi.from_buffer(data), len(memoryview(data).cast("B"))))
+
+    def digest(self) -> bytes:
+        """The digest of everything so far; the hasher starts over."""
+        ffi, lib = native()
+        digest = ffi.new("uint8_t[64]")
+        length = ffi.new("size_t*")
+        check(lib.vega_hasher_digest(self._id, digest, 64, length))
+        return bytes(ffi.buffer(digest, length[0]))

@@ -5,11 +5,26 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Union
 
 from ._native import WalkProgress
 
+
+@dataclass(frozen=True)
+class JobProgress:
+    """Progress of a job over files: files done, bytes read, errors so far, and the stage it is in
+    (``find_duplicates``: "sizes", "partial hashes", "full hashes", "done"; else None)."""
+
+    files: int
+    bytes: int
+    errors: int
+    stage: str | None = None
+
+
 ProgressArg = Union[bool, Callable[[WalkProgress], None], None]
+JobProgressArg = Union[bool, Callable[[JobProgress], None], None]
+_STAGES = {1: "sizes", 2: "partial hashes", 3: "full hashes", 4: "done"}
 
 
 class _Line:
@@ -20,15 +35,18 @@ class _Line:
         self._started = self._last = time.monotonic()
         self._drawn = False
 
-    def text(self, p: WalkProgress) -> str:
-        text = f"{self._label}: {p.directories:,} dirs, {p.entries:,} entries"
+    def text(self, p: WalkProgress | JobProgress) -> str:
+        if isinstance(p, JobProgress):
+            text = f"{self._label}{' (' + p.stage + ')' if p.stage else ''}: {p.files:,} files"
+        else:
+            text = f"{self._label}: {p.directories:,} dirs, {p.entries:,} entries"
         if p.bytes:
             text += f", {human_bytes(p.bytes)}"
         if p.errors:
             text += f", {p.errors:,} errors"
         return text + f" ({time.monotonic() - self._started:.1f} s)"
 
-    def __call__(self, p: WalkProgress) -> None:
+    def __call__(self, p: Any) -> None:
         now = time.monotonic()
         if now - self._last < 0.1:
             return
@@ -99,3 +117,21 @@ def reporter(progress: ProgressArg, label: str) -> tuple[Callable[[WalkProgress]
     line = _NotebookLine(label) if _in_notebook() else _Line(label)
     return line, line.close
 
+
+
+def job_reporter(progress: JobProgressArg, label: str, kind: str) -> tuple[Callable[[list[int]], None] | None, Callable[[], None]]:
+    """Like :func:`reporter`, for a file job whose native counters (vega.h) are turned into JobProgress:
+    ``kind`` "hash" (files, bytes, errors, directories) or "dupes" (stage, files, bytes, errors)."""
+    show, close = reporter(progress, label)  # type: ignore[arg-type]
+    if show is None:
+        return None, close
+    shown: Callable[[Any], None] = show
+
+    def convert(counters: list[int]) -> None:
+        if kind == "dupes":
+            stage, files, nbytes, errors = counters
+            shown(JobProgress(files, nbytes, errors, _STAGES.get(stage)))
+        else:
+            files, nbytes, errors, _dirs = counters
+            shown(JobProgress(files, nbytes, errors))
+    return convert, close

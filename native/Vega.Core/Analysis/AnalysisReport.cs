@@ -17,17 +17,8 @@ public enum ReportTableKind
     Errors,
 }
 
-/// <summary>
-/// One table: <see cref="Columns"/> int64 values per row, and per row a text (a path or a name, raw
-/// bytes) unless the table has none (<see cref="Texts"/> is null).
-/// </summary>
-public sealed record ReportTable(ReportTableKind Kind, int Columns, long[] Values, IReadOnlyList<byte[]>? Texts)
-{
-    public int Rows => Values.Length / Columns;
-}
-
 /// <summary>The result of an analysis walk: every table of <see cref="ReportTableKind"/>, in order.</summary>
-public sealed record AnalysisReport(IReadOnlyList<ReportTable> Tables)
+public sealed record AnalysisReport(IReadOnlyList<ResultTable> Tables)
 {
-    public ReportTable this[ReportTableKind kind] => Tables[(int)kind];
+    public ResultTable this[ReportTableKind kind] => Tables[(int)kind];
 }

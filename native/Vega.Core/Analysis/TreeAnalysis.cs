@@ -121,25 +121,25 @@ public sealed class TreeAnalysis
 
         return new AnalysisReport(
         [
-            new ReportTable(ReportTableKind.Totals, TotalsColumns, totals, null),
-            new ReportTable(ReportTableKind.Extensions, 3,
+            new ResultTable((int)ReportTableKind.Totals, TotalsColumns, totals, null),
+            new ResultTable((int)ReportTableKind.Extensions, 3,
                 extensionRows.SelectMany(e => new[] { e.Value.Count, e.Value.Bytes, e.Value.DiskBytes }).ToArray(),
                 extensionRows.Select(e => e.Key).ToList()),
             Ranked(ReportTableKind.Largest, largest, 2),
             Ranked(ReportTableKind.Smallest, smallest, 2),
             Ranked(ReportTableKind.Newest, newest, 2),
             Ranked(ReportTableKind.Oldest, oldest, 2),
-            new ReportTable(ReportTableKind.EmptyFolders, 1, empty.Select(f => (long)f.Depth).ToArray(),
+            new ResultTable((int)ReportTableKind.EmptyFolders, 1, empty.Select(f => (long)f.Depth).ToArray(),
                 empty.Select(f => f.PathZ[..^1]).ToList()),
-            new ReportTable(ReportTableKind.Depths, 4, depths, null),
+            new ResultTable((int)ReportTableKind.Depths, 4, depths, null),
             Ranked(ReportTableKind.FoldersByFiles, byFiles, 4),
             Ranked(ReportTableKind.FoldersBySize, bySize, 4),
             Ranked(ReportTableKind.FolderNames, namesRanked, 1),
-            new ReportTable(ReportTableKind.Errors, 1, errors.Select(e => (long)e.Errno).ToArray(),
+            new ResultTable((int)ReportTableKind.Errors, 1, errors.Select(e => (long)e.Errno).ToArray(),
                 errors.Select(e => e.Path).ToList()),
         ]);
     }
 
-    private static ReportTable Ranked(ReportTableKind kind, RankedRows rows, int columns) =>
-        new(kind, columns, rows.Rows.SelectMany(r => r.Values).ToArray(), rows.Rows.Select(r => r.Path).ToList());
+    private static ResultTable Ranked(ReportTableKind kind, RankedRows rows, int columns) =>
+        new((int)kind, columns, rows.Rows.SelectMany(r => r.Values).ToArray(), rows.Rows.Select(r => r.Path).ToList());
 }

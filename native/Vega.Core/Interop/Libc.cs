@@ -21,6 +21,9 @@ internal static unsafe partial class Libc
     public const int EMFILE = 24;
     public const int ENFILE = 23;
     public const int ENOENT = 2;
+    public const int EISDIR = 21;
+    public const int EINVAL = 22;
+    public const int EAGAIN = 11;
 
     public const int PATH_MAX = 4096;
 
@@ -31,6 +34,7 @@ internal static unsafe partial class Libc
     public const int O_RDONLY = 0;
     public const int O_CLOEXEC = 0x80000;
     public const int O_PATH = 0x200000;
+    public const int O_NONBLOCK = 0x800;
 
     [LibraryImport(Lib, EntryPoint = "openat", SetLastError = true)]
     public static partial int OpenAt(int dirFd, byte* path, int flags, int mode);

@@ -9,9 +9,32 @@ internal static unsafe class PosixDirectory
     /// PATH_MAX are opened in PATH_MAX-sized hops with openat, so deep trees are read whole rather than
     /// failing with ENAMETOOLONG as os.walk does. Returns the fd, or -errno.
     /// </summary>
-    public static int Open(ReadOnlySpan<byte> pathZ, bool noFollow)
+    public static int Open(ReadOnlySpan<byte> pathZ, bool noFollow) =>
+        OpenPath(pathZ, Libc.O_DIRECTORY | Libc.O_CLOEXEC | (noFollow ? Libc.O_NOFOLLOW : 0));
+
+    /// <summary>
+    /// Opens any file for reading, without blocking on a FIFO or a device (O_NONBLOCK, which does not
+    /// affect regular files): the caller checks its kind with <see cref="StatFd"/>. Returns the fd, or -errno.
+    /// </summary>
+    public static int OpenFile(ReadOnlySpan<byte> pathZ, bool noFollow) =>
+        OpenPath(pathZ, Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NONBLOCK | (noFollow ? Libc.O_NOFOLLOW : 0));
+
+    /// <summary>A directory handle for openat() only (O_PATH: no read permission needed). Returns the fd, or -errno.</summary>
+    public static int OpenHandle(ReadOnlySpan<byte> pathZ) =>
+        OpenPath(pathZ, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+
+    /// <summary>Opens the file <paramref name="nameZ"/> of an open directory like <see cref="OpenFile"/>.</summary>
+    public static int OpenFileAt(int dirFd, byte* nameZ, bool noFollow)
     {
-        int flags = Libc.O_DIRECTORY | Libc.O_CLOEXEC | (noFollow ? Libc.O_NOFOLLOW : 0);
+        int flags = Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NONBLOCK | (noFollow ? Libc.O_NOFOLLOW : 0);
+        int fd;
+        do fd = Libc.OpenAt(dirFd, nameZ, flags, 0);
+        while (fd < 0 && LastErrno() == Libc.EINTR);
+        return fd >= 0 ? fd : -LastErrno();
+    }
+
+    private static int OpenPath(ReadOnlySpan<byte> pathZ, int flags)
+    {
         int fd;
         fixed (byte* p = pathZ)
         {

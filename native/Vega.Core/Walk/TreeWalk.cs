@@ -11,7 +11,7 @@ namespace Vega.Core.Walk;
 /// stream (os.walk's top-down order) without buffering the tree. Output is handed over in batches
 /// (bounded: workers wait while the consumer is behind), so memory stays bounded on any tree size.
 /// </summary>
-public sealed unsafe class TreeWalk : IDisposable
+public sealed unsafe class TreeWalk : Files.IJob
 {
     private const int ReadBufferSize = 64 * 1024;
     private const int MaxReadyBatches = 4;
@@ -192,6 +192,15 @@ public sealed unsafe class TreeWalk : IDisposable
                 return _report ??= _analysis.Build(Interlocked.Read(ref _nextId) + 1, _root.OwnBytes, _root.OwnDiskBytes);
             }
         }
+    }
+
+    public void ReadProgress(Span<long> counters)
+    {
+        var p = Progress;
+        counters[0] = p.Directories;
+        counters[1] = p.Entries;
+        counters[2] = p.Bytes;
+        counters[3] = p.Errors;
     }
 
     public void Cancel()
