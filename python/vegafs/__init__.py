@@ -8,9 +8,30 @@ from __future__ import annotations
 from typing import Any
 
 from ._analyze import DirectoryProfiler, analyze
+from ._fileops import (
+    FileInfo,
+    get_file_info,
+    iter_file_chunks,
+    read_file_bytes,
+    read_file_lines,
+    read_file_string,
+    write_file_atomic,
+)
 from ._glob import glob, glob_files
+from ._hashing import (
+    ALGORITHMS,
+    DuplicateGroup,
+    DuplicateReport,
+    HashResults,
+    available_algorithms,
+    compute_file_hash,
+    find_duplicates,
+    hash_bytes,
+    hash_files,
+)
 from ._native import WalkProgress
 from ._patterns import PatternMatcher
+from ._progress import JobProgress
 from ._report import (
     DepthStat,
     DirectoryReport,
@@ -67,6 +88,9 @@ def get_backend_info(path: Any = None) -> dict[str, Any]:
 
 
 __all__ = [
+    "ALGORITHMS", "DuplicateGroup", "DuplicateReport", "FileInfo", "HashResults", "JobProgress",
+    "available_algorithms", "compute_file_hash", "find_duplicates", "get_file_info", "hash_bytes", "hash_files",
+    "iter_file_chunks", "read_file_bytes", "read_file_lines", "read_file_string", "write_file_atomic",
     "CancelledError", "Columns", "CountResult", "DepthStat", "DirectoryProfiler", "DirectoryReport", "Entry",
     "ErrorRecord", "ExtensionStat", "FileStat", "FolderStat", "NameCount", "Totals", "analyze", "Explanation", "FileStructurePattern", "ForkError",
     "InvalidArgumentError", "Kind", "NativeError", "NativeLibraryError", "PatternError", "PatternMatcher",

@@ -120,7 +120,8 @@ def hash_files(paths_or_root: PathsOrRoot, algorithm: Algorithm = "sha256", thre
     ``paths_or_root`` is a list of files, or one directory whose regular files are hashed (walked with
     the same ``include``/``exclude``/``gitignore``/``max_depth`` rules as :func:`vegafs.scan_tree`;
     symlinks are followed only with ``follow_links``), or one file. Files that cannot be read are in
-    ``errors``; the call raises only if a given root itself cannot be opened. URLs go through fsspec.
+    ``errors``; the call raises only if the one path given (a root or a file) cannot be read.
+    URLs go through fsspec.
     """
     code = algorithm_code(algorithm)
     check_limits(max_depth, threads)
@@ -129,7 +130,10 @@ def hash_files(paths_or_root: PathsOrRoot, algorithm: Algorithm = "sha256", thre
         if isinstance(root, str) and is_url(root):
             return _fsspec_hash(_fsspec_files(root, max_depth, Selection(include, exclude), gitignore), code)
         if not os.path.isdir(root):
-            return _hash_list([root], code, threads, progress)
+            single = _hash_list([root], code, threads, progress)
+            if single.errors:
+                raise single.errors[0]
+            return single
         source = _native.file_source(root=os.fsencode(root), flags=_walk_flags(follow_links, gitignore),
                                      max_depth=max_depth, threads=threads,
                                      include=walk_filter(include, "include"), exclude=walk_filter(exclude, "exclude"))

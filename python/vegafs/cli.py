@@ -7,7 +7,8 @@ import os
 import sys
 from typing import Sequence
 
-from . import __version__, analyze, count, scan_tree
+from . import __version__, analyze, count, find_duplicates, get_file_info, hash_files, scan_tree
+from ._hashing import ALGORITHMS
 from ._glob import glob
 from ._structure import FileStructurePattern, PatternError, scan, shuffle
 from ._progress import human_bytes
@@ -67,6 +68,35 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true", help="one JSON array of paths")
     out.add_argument("-0", "--null", action="store_true", help="end each path with NUL instead of newline")
 
+    def selection(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-i", "--include", action="append", metavar="GLOB", help="only files matching a glob; repeatable")
+        p.add_argument("-e", "--exclude", action="append", metavar="GLOB", help="leave out (and do not descend into) matches")
+        p.add_argument("--gitignore", action="store_true", help="honour .gitignore, .ignore and .git/info/exclude")
+        p.add_argument("-d", "--max-depth", type=int, default=None, help="deepest entry depth (1: PATH's own entries)")
+
+    p = commands.add_parser("hash", help="hash files in parallel (sha256sum-style output)",
+                            description="Hashes each FILE, and every regular file below each DIRECTORY. Output "
+                                        "is 'DIGEST  PATH' per line, sorted by path, which sha256sum -c reads.")
+    common(p)
+    p.add_argument("more", nargs="*", metavar="PATH", help="more files or directories")
+    p.add_argument("-a", "--algorithm", default="sha256", metavar="NAME", help=f"one of {', '.join(ALGORITHMS)} (default sha256)")
+    selection(p)
+    p.add_argument("--json", action="store_true", help="one JSON object: algorithm, files, errors")
+
+    p = commands.add_parser("dupes", help="find files with identical content below PATH",
+                            description="Groups by size, then a hash of the first 4 KiB, then a hash of whole "
+                                        "files. Groups are printed by wasted bytes, largest first.")
+    common(p)
+    p.add_argument("--min-size", type=int, default=1, metavar="BYTES", help="ignore smaller files (default 1: skip empty files)")
+    p.add_argument("-a", "--algorithm", default="xxh3_128", metavar="NAME", help="whole-file hash (default xxh3_128; sha256 for adversarial data)")
+    selection(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = commands.add_parser("info", help="show what the file system knows about each PATH")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="file, directory or link (or fsspec URL)")
+    p.add_argument("--no-follow", action="store_true", help="describe symlinks themselves, not their targets")
+    p.add_argument("--json", action="store_true", help="JSON lines, one object per PATH")
+
     def structure(p: argparse.ArgumentParser) -> None:
         p.add_argument("-p", "--pattern", action="append", required=True, metavar="JSON",
                        help="pattern file (one pattern object or a list of them); repeatable")
@@ -98,6 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _glob(args)
         if args.command in ("scan", "shuffle"):
             return _structure(args)
+        if args.command == "hash":
+            return _hash(args, progress)
+        if args.command == "dupes":
+            return _dupes(args, progress)
+        if args.command == "info":
+            return _info(args)
         return _walk(args, progress)
     except BrokenPipeError:
         # The reader went away (e.g. `vegafs walk . | head`): stop quietly, as find and fd do.
@@ -180,6 +216,67 @@ def _glob(args: argparse.Namespace) -> int:
         out.write(end.join(map(os.fsencode, paths)) + end)
     out.flush()
     return EXIT_OK
+
+
+def _hash(args: argparse.Namespace, progress: bool) -> int:
+    digests: dict[str, str] = {}
+    errors: list[OSError] = []
+    for path in [args.path, *args.more]:
+        try:
+            result = hash_files(path, args.algorithm, args.threads, include=args.include, exclude=args.exclude,
+                                gitignore=args.gitignore, follow_links=args.follow_links, max_depth=args.max_depth,
+                                progress=progress)
+        except OSError as error:
+            errors.append(error)
+            continue
+        digests.update(result)
+        errors += result.errors
+    if args.json:
+        print(json.dumps({"algorithm": args.algorithm, "files": dict(sorted(digests.items())),
+                          "errors": [{"path": os.fsdecode(e.filename), "errno": e.errno, "message": e.strerror}
+                                     for e in errors]}))
+    else:
+        out = sys.stdout.buffer
+        out.write(b"".join(f"{digest}  ".encode() + os.fsencode(path) + b"\n" for path, digest in sorted(digests.items())))
+        out.flush()
+    return _report_errors(errors)
+
+
+def _dupes(args: argparse.Namespace, progress: bool) -> int:
+    report = find_duplicates(args.path, min_size=args.min_size, algorithm=args.algorithm, include=args.include,
+                             exclude=args.exclude, gitignore=args.gitignore, follow_links=args.follow_links,
+                             max_depth=args.max_depth, threads=args.threads, progress=progress)
+    if args.json:
+        print(report.to_json(indent=None))
+        return _report_errors(report.errors)
+    out = sys.stdout.buffer
+    for group in report.groups:
+        header = (f"{group.copies} copies of {human_bytes(group.size)} ({group.size:,} bytes), "
+                  f"{human_bytes(group.wasted_bytes)} wasted, {report.algorithm} {group.digest}")
+        out.write(header.encode() + b"\n" + b"".join(b"  " + os.fsencode(p) + b"\n" for p in group.paths) + b"\n")
+    out.write(f"{len(report.groups):,} groups, {report.duplicate_files:,} duplicate files, "
+              f"{human_bytes(report.wasted_bytes)} ({report.wasted_bytes:,} bytes) wasted\n".encode())
+    out.flush()
+    return _report_errors(report.errors)
+
+
+def _info(args: argparse.Namespace) -> int:
+    errors: list[OSError] = []
+    for path in args.paths:
+        try:
+            info = get_file_info(path, follow_symlinks=not args.no_follow)
+        except OSError as error:
+            errors.append(error)
+            continue
+        data = info.to_dict()
+        if args.json:
+            print(json.dumps(data))
+            continue
+        print(data.pop("path"))
+        for key, value in data.items():
+            if value is not None:
+                print(f"  {key:<15} {value}")
+    return _report_errors(errors)
 
 
 def _load_patterns(files: list[str]) -> list[FileStructurePattern]:

@@ -47,8 +47,9 @@ internal sealed unsafe class FileReader : IDisposable
         {
             errno = -fd;
             fd = -1;
-            // A tree's file that vanished between listing and opening is gone, not an error (as in an analysis).
-            return fromTree && errno == Libc.ENOENT ? Skip : errno;
+            // A tree's file that vanished between listing and opening is gone, not an error (as in an
+            // analysis); a followed symlink whose target is missing is dangling, which is reported.
+            return fromTree && errno == Libc.ENOENT && !item.ViaLink ? Skip : errno;
         }
         StatxBuffer s;
         int statErrno = PosixDirectory.StatFd(fd, &s);

@@ -7,8 +7,9 @@ namespace Vega.Core.Files;
 /// order in which the walk found it. <see cref="Size"/>, <see cref="Device"/> and <see cref="Inode"/>
 /// are -1 when the source did not stat it. <see cref="Errno"/> != 0 means the source itself failed
 /// there (an unreadable directory, a link loop): <see cref="Path"/> names it and there is nothing to open.
+/// <see cref="ViaLink"/>: a tree's symlink, followed (a missing target is then an error, not a vanished file).
 /// </summary>
-public readonly record struct FileItem(byte[] Path, long Index, long Size, long Device, long Inode, int Errno = 0);
+public readonly record struct FileItem(byte[] Path, long Index, long Size, long Device, long Inode, int Errno = 0, bool ViaLink = false);
 
 /// <summary>
 /// Where a file job's files come from: a list of paths, or the regular files of a tree walked with
@@ -134,7 +135,7 @@ public abstract class FileSource : IDisposable
                         var stat = batch.HasStat && kind == EntryKind.File ? stats.Slice(entry * WalkBatch.StatFields, WalkBatch.StatFields) : default;
                         bool own = !stat.IsEmpty && stat[0] >= 0;
                         _ready.Enqueue(new FileItem(blob[position..end].ToArray(), _found++,
-                            own ? stat[0] : -1, own ? stat[4] : -1, own ? stat[3] : -1));
+                            own ? stat[0] : -1, own ? stat[4] : -1, own ? stat[3] : -1, ViaLink: kind == EntryKind.Symlink));
                     }
                     position = end + 1;
                 }
