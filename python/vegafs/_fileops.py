@@ -109,6 +109,8 @@ def write_file_atomic(path: StrOrBytesPath, data: str | bytes | bytearray | memo
     For fsspec URLs the data is written with one ``pipe_file`` call: as atomic as the backend makes a
     single-object write (object stores and memory:// are; other backends may not be).
     """
+    if not isinstance(data, (str, bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be str or a bytes-like object, not {type(data).__name__}")
     payload = data.encode(encoding) if isinstance(data, str) else bytes(data)
     if mode is not None and (not isinstance(mode, int) or not 0 <= mode <= 0o7777):
         raise ValueError(f"mode must be an integer permission value such as 0o644, not {mode!r}")
