@@ -13,11 +13,11 @@ VEGA_PYTHON="$VEGA_VENV/bin/python"
 _vega_log() { printf 'vegafs setup: %s\n' "$*" >&2; }
 
 _vega_packages() {
-    local runtime="python3 python3-venv python3-pip python3-cffi python3-fsspec python3-rich python3-setuptools python3-wheel clang zlib1g-dev"
+    local runtime="python3 python3-venv python3-pip python3-cffi python3-fsspec python3-rich python3-setuptools python3-wheel clang zlib1g-dev libssl3"
     case "$1" in
         runtime) echo "$runtime" ;;
-        test) echo "$runtime python3-pytest python3-hypothesis python3-numpy python3-pandas python3-mypy python3-pathspec git binutils util-linux coreutils" ;;
-        bench) echo "$runtime python3-numpy python3-pandas python3-matplotlib fd-find ripgrep hyperfine" ;;
+        test) echo "$runtime python3-pytest python3-hypothesis python3-numpy python3-pandas python3-mypy python3-pathspec python3-xxhash git binutils util-linux coreutils" ;;
+        bench) echo "$runtime python3-numpy python3-pandas python3-matplotlib python3-xxhash xxhash fd-find ripgrep hyperfine" ;;
     esac
 }
 

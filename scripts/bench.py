@@ -15,6 +15,7 @@ import os
 import platform
 import random
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -140,6 +141,46 @@ GLOB_SET = ["*.py", "*.pyc", "*.so", "dir_09/**", "**/dir_01/*.txt", "*.{c,h}", 
             "*.lock", "**/.git/**", "dir_04/*/file_1*.txt", "*.[ch]pp", "dir_05/*/*.md"]
 
 
+def hashlib_tree(top: str, algorithm: str) -> int:
+    """The Python way: os.walk, open and hash every regular file, a dict of hex digests."""
+    import hashlib
+    digests = {}
+    for directory, _, names in os.walk(top):
+        for name in names:
+            path = os.path.join(directory, name)
+            with open(path, "rb") as handle:
+                digests[path] = hashlib.new(algorithm, handle.read()).hexdigest()
+    return len(digests)
+
+
+def python_duplicates(top: str) -> int:
+    """The Python way: sizes from os.walk + lstat, then sha256 of files whose size is shared."""
+    import hashlib
+    by_size: dict[int, list[str]] = {}
+    for directory, _, names in os.walk(top):
+        for name in names:
+            path = os.path.join(directory, name)
+            size = os.lstat(path).st_size
+            if size:
+                by_size.setdefault(size, []).append(path)
+    groups = 0
+    for paths in by_size.values():
+        if len(paths) < 2:
+            continue
+        by_digest: dict[str, int] = {}
+        for path in paths:
+            with open(path, "rb") as handle:
+                digest = hashlib.sha256(handle.read()).hexdigest()
+            by_digest[digest] = by_digest.get(digest, 0) + 1
+        groups += sum(1 for n in by_digest.values() if n > 1)
+    return groups
+
+
+def parallel_command(command: str, top: str) -> Callable[[], None]:
+    """find | xargs -P2 COMMAND: a per-file CLI hasher on both cores, output discarded."""
+    return run_command(["bash", "-c", f"find {shlex.quote(top)} -type f -print0 | xargs -0 -P2 -n 5000 {command} > /dev/null"])
+
+
 def python_glob_loop(paths: list[str]) -> int:
     """The plain-Python way to test each path against a set of globs (fnmatch's regexes, compiled once)."""
     regexes = [re.compile(fnmatch.translate(g)).match for g in GLOB_SET]
@@ -215,6 +256,23 @@ def main() -> int:
             ("du -sb", run_command(["du", "-sb", top])),
             ("du -s (disk usage)", run_command(["du", "-s", top])),
         ]),
+        ("hash every file, sha256", "hashlib.sha256 over os.walk", [
+            ("vegafs.hash_files(top, 'sha256')", lambda: len(vegafs.hash_files(top, "sha256", progress=False))),
+            ("hashlib.sha256 over os.walk", lambda: hashlib_tree(top, "sha256")),
+            ("sha256sum, 2 processes", parallel_command("sha256sum", top)),
+        ]),
+        ("hash every file, xxh3-64", "xxhsum -H3, 2 processes", [
+            ("vegafs.hash_files(top, 'xxh3_64')", lambda: len(vegafs.hash_files(top, "xxh3_64", progress=False))),
+            ("vegafs hash -a xxh3_64 (CLI, sorted output)",
+             run_command([str(Path(sys.executable).parent / "vegafs"), "hash", top, "-a", "xxh3_64"])),
+            ("xxhsum -H3, 2 processes", parallel_command("xxhsum -H3", top)) if shutil.which("xxhsum") else None,
+        ]),
+        ("find duplicate files", "Python: sizes, then sha256", [
+            ("vegafs.find_duplicates(top)", lambda: len(vegafs.find_duplicates(top, progress=False).groups)),
+            ("vegafs.find_duplicates(top, algorithm='sha256')",
+             lambda: len(vegafs.find_duplicates(top, algorithm="sha256", progress=False).groups)),
+            ("Python: sizes, then sha256", lambda: python_duplicates(top)),
+        ]),
         ("directory summary (full report)", "du -sb", [
             ("vegafs.analyze(top)", lambda: vegafs.analyze(top, progress=False)),
             ("vegafs summarize --json (CLI, end to end)",
@@ -233,7 +291,8 @@ def main() -> int:
         measured = {}
         for case in filter(None, cases):
             name, fn = case
-            if args.skip_slow and name.startswith(("os.walk", "recursive", "Python loop", "glob.glob", "Python engine")):
+            if args.skip_slow and name.startswith(("os.walk", "recursive", "Python loop", "glob.glob", "Python engine",
+                                                   "hashlib", "Python:")):
                 continue
             median, best = measure(fn, runs)
             measured[name] = (median, best)

@@ -1,9 +1,10 @@
 """Reading, atomic writing and file information (Vespera's file operations), for local paths and URLs.
 
-Reading returns Python objects, so the I/O is Python's own: one ``read`` into a buffer of the
-file's size is as fast as reading gets when the result must be a ``bytes`` object (the native
-library would have to copy into Python memory anyway). docs/files.md has the measurements behind
-this (single read vs. memory map vs. chunked streaming) and the atomic-write protocol.
+Reading returns Python objects, so the I/O is Python's own: one unbuffered ``read`` into a buffer of
+the file's size is the fastest way to a ``bytes`` object at most sizes, and never far behind (the
+native library would have to copy into Python memory anyway). A memory map is faster only around
+16 MiB, and is not used: a file truncated while mapped kills the process with SIGBUS. docs/files.md
+has the measurements (scripts/bench_read.py) and the atomic-write protocol.
 """
 from __future__ import annotations
 
@@ -49,8 +50,8 @@ def read_file_bytes(path: StrOrBytesPath) -> bytes:
     if url is not None:
         return _fsspec_read(url)
     try:
-        with open(name, "rb") as handle:
-            return handle.read()
+        with open(name, "rb", buffering=0) as handle:
+            return handle.readall()
     except OSError as error:
         raise _vega_error(error, name) from None
 
