@@ -407,3 +407,15 @@ def test_cli_hash_dupes_and_info_json(tmp_path):
     assert data["kind"] == "symlink" and data["symlink_target"] == str(root / "one" / "big")
     missing = _cli("hash", str(root / "nope"))
     assert missing.returncode == 1 and "No such file or directory" in missing.stderr
+
+
+def test_progress_callbacks_receive_job_progress(tmp_path):
+    for k in range(50):
+        (tmp_path / f"f{k}").write_bytes(b"x" * k)
+    seen: list[vegafs.JobProgress] = []
+    result = vegafs.hash_files(tmp_path, "md5", progress=seen.append)
+    assert seen and seen[-1].files == 50 and seen[-1].bytes == sum(range(50)) and seen[-1].errors == 0
+    assert len(result) == 50
+    stages: list[vegafs.JobProgress] = []
+    vegafs.find_duplicates(tmp_path, progress=stages.append)
+    assert stages[-1].stage == "done" and stages[-1].files == 50
