@@ -419,3 +419,13 @@ def test_progress_callbacks_receive_job_progress(tmp_path):
     stages: list[vegafs.JobProgress] = []
     vegafs.find_duplicates(tmp_path, progress=stages.append)
     assert stages[-1].stage == "done" and stages[-1].files == 50
+
+
+def test_files_that_understate_their_size_are_read_to_the_end():
+    # procfs reports size 0 and returns a page per read: the whole content must still be hashed.
+    path = "/proc/self/mountinfo" if not os.path.exists("/proc/kallsyms") else "/proc/kallsyms"
+    with open(path, "rb") as handle:
+        expected = handle.read()
+    assert len(expected) > 4096
+    result = vegafs.hash_files([path], "sha256")
+    assert result.size(path) == len(expected) and result[path] == hashlib.sha256(expected).hexdigest()

@@ -94,7 +94,8 @@ public sealed class HashJob : FileJob
                 Interlocked.Add(ref Progress1, n);
                 // A short read that reaches the size the file had when opened is its end: the read that
                 // would return 0 is skipped (most files fit in one read, so this saves a syscall per file).
-                if (n < buffer.Length && bytes >= (long)stat.Size) return 0;
+                // Not for a reported size of 0: procfs files say 0 and return a page per read.
+                if (n < buffer.Length && stat.Size > 0 && bytes >= (long)stat.Size) return 0;
                 if (Cancellation.IsCancellationRequested) throw new OperationCanceledException();
             }
         }
