@@ -30,16 +30,15 @@ internal sealed unsafe class FileReader : IDisposable
         stat = default;
         byte[] path = item.Path;
         int slash = path.AsSpan().LastIndexOf((byte)'/');
-        ReadOnlySpan<byte> name = slash < 0 ? path : path.AsSpan(slash + 1);
-        if (name.IsEmpty) name = path; // "dir/": let the kernel judge the whole path
-        int errno = slash < 0 || name.Length == path.Length ? 0 : UseDirectory(path.AsSpan(0, slash == 0 ? 1 : slash));
+        bool inDirectory = slash >= 0 && slash < path.Length - 1; // "name" and "dir/" go to the kernel whole
+        ReadOnlySpan<byte> name = inDirectory ? path.AsSpan(slash + 1) : path;
+        int errno = inDirectory ? UseDirectory(path.AsSpan(0, Math.Max(slash, 1))) : 0;
         if (errno == 0)
         {
             Span<byte> nameZ = name.Length < 1024 ? stackalloc byte[name.Length + 1] : new byte[name.Length + 1];
             name.CopyTo(nameZ);
             nameZ[^1] = 0;
-            int dirFd = slash < 0 || name.Length == path.Length ? Libc.AT_FDCWD : _directoryFd;
-            fixed (byte* p = nameZ) fd = PosixDirectory.OpenFileAt(dirFd, p, noFollow);
+            fixed (byte* p = nameZ) fd = PosixDirectory.OpenFileAt(inDirectory ? _directoryFd : Libc.AT_FDCWD, p, noFollow);
             if (fd == -Libc.ENAMETOOLONG) fd = OpenByPath(path, noFollow);
         }
         else fd = -errno;
@@ -66,8 +65,7 @@ internal sealed unsafe class FileReader : IDisposable
     /// <summary>Makes <paramref name="directory"/> the one files are opened in: 0, or the errno of opening it.</summary>
     private int UseDirectory(ReadOnlySpan<byte> directory)
     {
-        if (directory.SequenceEqual(_directory) && _directoryFd != Libc.AT_FDCWD) return 0;
-        if (directory.SequenceEqual(_directory) && _directoryErrno != 0) return _directoryErrno;
+        if (directory.SequenceEqual(_directory)) return _directoryErrno;
         CloseDirectory();
         _directory = directory.ToArray();
         byte[] directoryZ = new byte[directory.Length + 1];
