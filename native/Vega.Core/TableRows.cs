@@ -8,6 +8,13 @@ public sealed class TableRows(int kind, int columns, int textColumns)
 
     public int Count { get; private set; }
 
+    public void Add(ReadOnlySpan<long> values)
+    {
+        if (values.Length != columns || textColumns != 0) throw new ArgumentException("row shape does not match the table");
+        foreach (long v in values) _values.Add(v);
+        Count++;
+    }
+
     public void Add(ReadOnlySpan<long> values, byte[] text)
     {
         if (values.Length != columns || textColumns != 1) throw new ArgumentException("row shape does not match the table");

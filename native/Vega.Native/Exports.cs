@@ -4,6 +4,7 @@ using Vega.Core.Analysis;
 using Vega.Core.Files;
 using Vega.Core.Hashing;
 using Vega.Core.Patterns;
+using Vega.Core.Search;
 using Vega.Core.Walk;
 
 namespace Vega.Native;
@@ -15,7 +16,7 @@ namespace Vega.Native;
 public static unsafe class Exports
 {
     /// <summary>Bump on any change to vega.h; the Python package refuses a library with another value.</summary>
-    public const int AbiVersion = 4;
+    public const int AbiVersion = 5;
 
     private static readonly byte* s_version = StaticString(
         typeof(Exports).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
@@ -277,6 +278,77 @@ public static unsafe class Exports
             bool done = running.TryTake(timeoutMs, out var tables);
             return (done, tables is null ? 0 : (nint)Report.From(tables));
         });
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_search_compile")]
+    public static int SearchCompile(byte* patterns, nuint size, int count, int flags, long* searcher, int* errorPattern, int* errorPosition)
+    {
+        try
+        {
+            if (patterns == null || searcher == null || errorPattern == null || errorPosition == null) return Status.Invalid("null pointer argument");
+            *errorPattern = *errorPosition = -1;
+            if ((flags & ~0x7) != 0) return Status.Invalid($"unknown search flags 0x{flags:x}");
+            if (count < 1) return Status.Invalid("no patterns to search for");
+            if (size > int.MaxValue) return Status.Invalid("patterns too long");
+            var texts = SplitStrings(new ReadOnlySpan<byte>(patterns, (int)size), count);
+            if (texts is null) return Status.Invalid($"patterns do not hold {count} NUL-terminated strings");
+            var decoded = texts.Select(t => SearchPattern.Decode(t.Span)).ToList();
+            try
+            {
+                *searcher = Handles.Add(SearchPattern.Compile(decoded, (SearchPatternFlags)flags));
+            }
+            catch (SearchPatternException e)
+            {
+                *errorPattern = e.PatternIndex;
+                *errorPosition = e.Position;
+                throw;
+            }
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_searcher_free")]
+    public static int SearcherFree(long searcher)
+    {
+        try
+        {
+            return Handles.TryRemove(searcher, out SearchPattern _) ? Status.Ok : Status.Invalid("not a live searcher");
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_search_start")]
+    public static int SearchStart(long source, long searcher, SearchOptionsAbi* options, int threads, long* job)
+    {
+        try
+        {
+            if (options == null || job == null) return Status.Invalid("null pointer argument");
+            if (!Handles.TryGet(searcher, out SearchPattern pattern)) return Status.Invalid("not a live searcher");
+            var searchOptions = options->ToOptions();
+            if (!Handles.TryGet(source, out FileSource files)) return Status.Invalid("not a live file source");
+            Handles.TryRemove(source, out FileSource _);
+            *job = Handles.Add(new SearchJob(files, pattern, searchOptions, threads));
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_search_buffer")]
+    public static int SearchBuffer(long searcher, byte* data, nuint size, byte* path, nuint pathLength, SearchOptionsAbi* options, Report** report)
+    {
+        try
+        {
+            if ((data == null && size > 0) || (path == null && pathLength > 0) || options == null || report == null)
+                return Status.Invalid("null pointer argument");
+            if (size > long.MaxValue || pathLength > int.MaxValue) return Status.Invalid("buffer too long");
+            if (!Handles.TryGet(searcher, out SearchPattern pattern)) return Status.Invalid("not a live searcher");
+            var searchOptions = options->ToOptions();
+            byte[] name = new ReadOnlySpan<byte>(path, (int)pathLength).ToArray();
+            *report = Report.From(SearchJob.SearchBuffer(pattern, searchOptions, data, (long)size, name));
+            return Status.Ok;
+        }
+        catch (Exception e) { return Status.From(e); }
+    }
 
     [UnmanagedCallersOnly(EntryPoint = "vega_hasher_new")]
     public static int HasherNew(int algorithm, long* hasher)
@@ -544,5 +616,29 @@ public unsafe struct Report
             };
         }
         return report;
+    }
+}
+
+/// <summary><c>vega_search_options</c>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct SearchOptionsAbi
+{
+    public int Flags;
+    public int Before;
+    public int After;
+    public int Reserved;
+    public long MaxCount;
+    public long MaxFileSize;
+
+    internal readonly SearchOptions ToOptions()
+    {
+        if ((Flags & ~0x3) != 0) throw new ArgumentException($"unknown search option flags 0x{Flags:x}");
+        var options = new SearchOptions
+        {
+            CountOnly = (Flags & 1) != 0, Binary = (Flags & 2) != 0, Before = Before, After = After,
+            MaxCount = MaxCount, MaxFileSize = MaxFileSize,
+        };
+        options.Validate();
+        return options;
     }
 }

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 /* BEGIN CDEF */
-#define VEGA_ABI_VERSION 4
+#define VEGA_ABI_VERSION 5
 
 /* Status codes. */
 #define VEGA_OK 0
@@ -289,6 +289,56 @@ int32_t vega_hasher_update(int64_t hasher, const uint8_t* data, size_t size);
 /* Writes the digest (capacity >= VEGA_HASH_MAX_DIGEST is always enough) and resets the hasher. */
 int32_t vega_hasher_digest(int64_t hasher, uint8_t* digest, size_t capacity, size_t* length);
 int32_t vega_hasher_free(int64_t hasher);
+
+/*
+ * Search (docs/search.md). A searcher is a compiled set of count (>= 1) patterns, NUL-terminated in
+ * patterns[0..size) and decoded like file text (UTF-8; a byte that is not UTF-8 stands for itself).
+ * A pattern holding newlines is several patterns. The regex engine runs in linear time in the text;
+ * a pattern it refuses (invalid, or a backreference or lookaround) is VEGA_ERR_INVALID_ARGUMENT with
+ * *error_pattern (index) and *error_position (char offset in that pattern) set; else both are -1.
+ */
+#define VEGA_SEARCH_FIXED_STRINGS 1 /* patterns are literal text */
+#define VEGA_SEARCH_IGNORE_CASE 2
+#define VEGA_SEARCH_SMART_CASE 4    /* a pattern without uppercase letters ignores case */
+int32_t vega_search_compile(const uint8_t* patterns, size_t size, int32_t count, int32_t flags,
+                            int64_t* searcher, int32_t* error_pattern, int32_t* error_position);
+int32_t vega_searcher_free(int64_t searcher);
+
+#define VEGA_SEARCH_COUNT 1   /* only count matching lines per file: no line or span tables */
+#define VEGA_SEARCH_BINARY 2  /* search files holding NUL bytes as text (else they are skipped) */
+typedef struct vega_search_options {
+    int32_t flags;        /* VEGA_SEARCH_COUNT, VEGA_SEARCH_BINARY */
+    int32_t before;       /* context lines before each matching line */
+    int32_t after;        /* context lines after */
+    int32_t reserved;     /* 0 */
+    int64_t max_count;    /* matching lines per file, then the file stops (0: no limit) */
+    int64_t max_filesize; /* larger files are skipped (0: no limit) */
+} vega_search_options;
+
+/* Result tables of searches. A result set holds FILES, then (unless VEGA_SEARCH_COUNT) LINES and SPANS. */
+#define VEGA_TABLE_SEARCH_FILES 23 /* file id, index, matching lines, errno, flags; text: path */
+#define VEGA_TABLE_SEARCH_LINES 24 /* file id, line number (from 1), byte offset of the line, 1 match / 0 context,
+                                      first span row (in this set's SPANS), span count; text: the line without "\n" */
+#define VEGA_TABLE_SEARCH_SPANS 25 /* start, end: byte offsets of a match in its line; no text */
+#define VEGA_SEARCH_FILE_FINAL 1      /* the file's last row: its counts are complete */
+#define VEGA_SEARCH_FILE_BINARY 2     /* a NUL byte was read: the file was skipped from that chunk on */
+#define VEGA_SEARCH_FILE_MAX_COUNT 4  /* stopped at max_count matching lines */
+#define VEGA_SEARCH_FILE_TOO_LARGE 8  /* larger than max_filesize: not searched */
+#define VEGA_ERRNO_LINE_TOO_LONG -2   /* a line longer than 128 MiB: the file stopped there */
+
+/*
+ * Searches the files of a source in parallel (threads = 0: one per processor); the job takes the
+ * source over. Result sets stream through vega_job_next; a file appears in a FILES row of every set
+ * holding its lines, and a final row once done (files without a match, error or flag have none). Its
+ * rows come in line order; rows of different files interleave only for files with many lines.
+ * Progress counters: files searched, bytes read, errors, directories read.
+ */
+int32_t vega_search_start(int64_t source, int64_t searcher, const vega_search_options* options,
+                          int32_t threads, int64_t* job);
+
+/* Searches one caller buffer as a file named path (file id 0, index 0): every row in one report. */
+int32_t vega_search_buffer(int64_t searcher, const uint8_t* data, size_t size, const uint8_t* path,
+                           size_t path_length, const vega_search_options* options, vega_report** report);
 /* END CDEF */
 
 #ifdef __cplusplus

@@ -42,6 +42,7 @@ from ._report import (
     NameCount,
     Totals,
 )
+from ._search import SearchCounts, SearchMatch, SearchResults, SearchSummary, search_counts, search_files, search_text
 from ._scan import Columns, CountResult, Entry, Kind, ScanResult, count, scan_tree
 from ._structure import (
     Explanation,
@@ -63,6 +64,7 @@ from .errors import (
     InvalidArgumentError,
     NativeError,
     NativeLibraryError,
+    RegexError,
     VegaError,
     VegaFileExistsError,
     VegaFileNotFoundError,
@@ -90,7 +92,8 @@ def get_backend_info(path: Any = None) -> dict[str, Any]:
 __all__ = [
     "ALGORITHMS", "DuplicateGroup", "DuplicateReport", "FileInfo", "HashResults", "JobProgress",
     "available_algorithms", "compute_file_hash", "find_duplicates", "get_file_info", "hash_bytes", "hash_files",
-    "iter_file_chunks", "read_file_bytes", "read_file_lines", "read_file_string", "write_file_atomic",
+    "RegexError", "SearchCounts", "SearchMatch", "SearchResults", "SearchSummary", "search_counts", "search_files",
+    "search_text", "iter_file_chunks", "read_file_bytes", "read_file_lines", "read_file_string", "write_file_atomic",
     "CancelledError", "Columns", "CountResult", "DepthStat", "DirectoryProfiler", "DirectoryReport", "Entry",
     "ErrorRecord", "ExtensionStat", "FileStat", "FolderStat", "NameCount", "Totals", "analyze", "Explanation", "FileStructurePattern", "ForkError",
     "InvalidArgumentError", "Kind", "NativeError", "NativeLibraryError", "PatternError", "PatternMatcher",

@@ -186,3 +186,14 @@ def fsspec_count(url: str, selection: Selection) -> CountResult:
             others += 1
         size += int(info.get("size") or 0)
     return CountResult(url, counts["file"], counts["directory"], counts["link"], others, size, None, [])
+
+
+def fsspec_files(url: str, max_depth: int | None, selection: Selection, gitignore: bool) -> list[str]:
+    """The files under an fsspec URL (the URL itself if it is a file), as URLs."""
+    check_no_gitignore(gitignore)
+    fs, root = resolve(url)
+    if fs.isfile(root):
+        return [url]
+    scan = fsspec_scan(url, False, max_depth, selection)
+    from ._scan import Kind
+    return [str(p) for p, k in zip(scan.paths, scan.kinds) if k == Kind.FILE]

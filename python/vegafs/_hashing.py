@@ -128,7 +128,7 @@ def hash_files(paths_or_root: PathsOrRoot, algorithm: Algorithm = "sha256", thre
     if isinstance(paths_or_root, (str, bytes, os.PathLike)):
         root = fspath(paths_or_root)
         if isinstance(root, str) and is_url(root):
-            return _fsspec_hash(_fsspec_files(root, max_depth, Selection(include, exclude), gitignore), code)
+            return _fsspec_hash(_backend.fsspec_files(root, max_depth, Selection(include, exclude), gitignore), code)
         if not os.path.isdir(root):
             single = _hash_list([root], code, threads, progress)
             if single.errors:
@@ -272,7 +272,7 @@ def find_duplicates(paths_or_root: PathsOrRoot, *, min_size: int = 1, algorithm:
     if isinstance(paths_or_root, (str, bytes, os.PathLike)):
         root = fspath(paths_or_root)
         if isinstance(root, str) and is_url(root):
-            return _fsspec_duplicates(_fsspec_files(root, max_depth, Selection(include, exclude), gitignore), code, min_size)
+            return _fsspec_duplicates(_backend.fsspec_files(root, max_depth, Selection(include, exclude), gitignore), code, min_size)
         as_bytes = isinstance(root, bytes)
         source = _native.file_source(root=os.fsencode(root), flags=_walk_flags(follow_links, gitignore) | _native.STAT,
                                      max_depth=max_depth, threads=threads,
@@ -334,16 +334,6 @@ def _error_dict(error: OSError) -> dict[str, Any]:
 
 
 # --- fsspec: the same results for URLs, hashed here with the native hasher over fsspec reads ---
-
-def _fsspec_files(url: str, max_depth: int | None, selection: Selection, gitignore: bool) -> list[str]:
-    _backend.check_no_gitignore(gitignore)
-    fs, root = _backend.resolve(url)
-    if fs.isfile(root):
-        return [url]
-    scan = _backend.fsspec_scan(url, False, max_depth, selection)
-    from ._scan import Kind
-    return [str(p) for p, k in zip(scan.paths, scan.kinds) if k == Kind.FILE]
-
 
 def _fsspec_digest(url: str, code: int) -> str:
     fs, path = _backend.resolve(url)

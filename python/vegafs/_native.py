@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 from . import errors
 from ._paths import ENCODE_ERRORS, ENCODING, splitter
 
-ABI_VERSION = 4
+ABI_VERSION = 5
 _LIBRARY_FILE = "libvega.so"
 _HEADER_FILE = "vega.h"
 _POLL_MS = 50
@@ -439,6 +439,12 @@ class FileJob(_Job):
     def duplicates(cls, source: int, algorithm: int, min_size: int, threads: int | None) -> "FileJob":
         return cls(lambda lib, job, src: int(lib.vega_dupes_start(src, algorithm, min_size, threads or 0, job)), source)
 
+    @classmethod
+    def search(cls, source: int, searcher: "Searcher", options: "SearchOptions", threads: int | None) -> "FileJob":
+        native_options = options.to_native()
+        return cls(lambda lib, job, src: int(lib.vega_search_start(src, searcher.id, native_options, threads or 0, job)),
+                   source)
+
     def results(self, on_progress: Callable[[list[int]], None] | None = None,
                 as_str: bool = False) -> Iterator[list[RawTable]]:
         """Yields result sets until the job ends (texts decoded to str with ``as_str``); see
@@ -470,3 +476,60 @@ class Hasher:
         length = ffi.new("size_t*")
         check(lib.vega_hasher_digest(self._id, digest, 64, length))
         return bytes(ffi.buffer(digest, length[0]))
+
+
+# Search (vega.h VEGA_SEARCH_*, VEGA_TABLE_SEARCH_*).
+SEARCH_FIXED_STRINGS, SEARCH_IGNORE_CASE, SEARCH_SMART_CASE = 1, 2, 4
+TABLE_SEARCH_FILES, TABLE_SEARCH_LINES, TABLE_SEARCH_SPANS = 23, 24, 25
+SEARCH_FILE_FINAL, SEARCH_FILE_BINARY, SEARCH_FILE_MAX_COUNT, SEARCH_FILE_TOO_LARGE = 1, 2, 4, 8
+ERRNO_LINE_TOO_LONG = -2
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """vega_search_options: what a search does with each file."""
+
+    count_only: bool = False
+    binary: bool = False
+    before: int = 0
+    after: int = 0
+    max_count: int = 0
+    max_filesize: int = 0
+
+    def to_native(self) -> Any:
+        ffi, _ = native()
+        options = ffi.new("vega_search_options*")
+        options.flags = (1 if self.count_only else 0) | (2 if self.binary else 0)
+        options.before, options.after = self.before, self.after
+        options.max_count, options.max_filesize = self.max_count, self.max_filesize
+        return options
+
+
+class Searcher:
+    """Compiled native search patterns. A refused pattern raises :class:`errors.RegexError` (a ValueError)
+    naming it and the position."""
+
+    def __init__(self, patterns: list[bytes], flags: int, shown: list[Any]) -> None:
+        ffi, lib = native()
+        blob = b"\0".join(patterns) + b"\0"
+        out = ffi.new("int64_t*")
+        which = ffi.new("int32_t*")
+        position = ffi.new("int32_t*")
+        status = lib.vega_search_compile(blob, len(blob), len(patterns), flags, out, which, position)
+        if status != 0:
+            error = _error(status)
+            if which[0] >= 0 and isinstance(error, errors.InvalidArgumentError):
+                detail = str(error).split(": ", 1)[-1]
+                raise errors.RegexError(detail, shown[which[0]], position[0]) from None
+            raise error
+        self.id: int = out[0]
+        self._finalizer = weakref.finalize(self, _release, "vega_searcher_free", out[0])
+
+    def search_buffer(self, data: Any, path: bytes, options: SearchOptions) -> list[RawTable]:
+        """Searches one buffer as a file named ``path`` (the GIL is released meanwhile)."""
+        ffi, lib = native()
+        report = ffi.new("vega_report**")
+        view = memoryview(data).cast("B")
+        check(lib.vega_search_buffer(self.id, ffi.from_buffer(view), len(view), path, len(path),
+                                     options.to_native(), report))
+        return _take_report(ffi, lib, report[0])

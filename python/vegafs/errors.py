@@ -44,6 +44,17 @@ class InvalidArgumentError(VegaError, ValueError):
     """An argument was rejected before any work was done."""
 
 
+class RegexError(InvalidArgumentError):
+    """A search pattern was refused, like :class:`re.error`: ``msg`` says why, ``pattern`` is the pattern
+    and ``pos`` the index in it where the problem is."""
+
+    def __init__(self, msg: str, pattern: str | bytes, pos: int) -> None:
+        super().__init__(f"invalid regex {pattern!r} at position {pos}: {msg}")
+        self.msg = msg
+        self.pattern = pattern
+        self.pos = pos
+
+
 class CancelledError(VegaError):
     """The operation was cancelled (from another thread; Ctrl-C raises KeyboardInterrupt instead)."""
 
