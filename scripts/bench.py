@@ -59,6 +59,60 @@ def generate(top: Path, files: int, seed: int = 42) -> Path:
     return top
 
 
+SEARCH_WORD = "vermilion"
+SEARCH_REGEX = r"foo\w+bar"
+
+
+def generate_text(top: Path, files: int, seed: int = 7) -> Path:
+    """A deterministic tree of text files for search: the same layout rule as :func:`generate`, each file
+    0 to 99 lines drawn from a pool of generated lines (words of 2-10 letters, 3-16 per line, some
+    'foo..bar' tokens; SEARCH_WORD is one of 3000 words). About 3.5 KB per file on average."""
+    marker = top / ".vegafs-bench-tree"
+    spec = f"files={files} seed={seed} layout=bfs10-uniform0-180 text=lines0-99\n"
+    if marker.exists() and marker.read_text() == spec:
+        return top
+    if top.exists():
+        shutil.rmtree(top)
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    vocabulary = ["".join(rng.choices(letters, k=rng.randint(2, 10))) for _ in range(2999)] + [SEARCH_WORD]
+    pool = []
+    for _ in range(20000):
+        words = rng.choices(vocabulary, k=rng.randint(3, 16))
+        if rng.random() < 0.02:
+            words[rng.randrange(len(words))] = "foo" + "".join(rng.choices(letters, k=rng.randint(1, 6))) + "bar"
+        pool.append(" ".join(words).encode() + b"\n")
+    queue, made, head = [top], 0, 0
+    started = time.perf_counter()
+    while made < files:
+        current = queue[head]
+        head += 1
+        current.mkdir(parents=True)
+        queue.extend(current / f"dir_{k:02d}" for k in range(10))
+        for k in range(min(rng.randint(0, 180), files - made)):
+            (current / f"file_{k:03d}.txt").write_bytes(b"".join(rng.choices(pool, k=rng.randint(0, 99))))
+            made += 1
+    marker.write_text(spec)
+    print(f"generated {top} in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    return top
+
+
+def python_search(top: str, pattern: str) -> int:
+    """The plain-Python way: os.walk, read each file, count lines where re.search finds the pattern."""
+    search = re.compile(pattern.encode()).search
+    found = 0
+    for directory, _, names in os.walk(top):
+        for name in names:
+            if name.startswith("."):
+                continue
+            with open(os.path.join(directory, name), "rb") as handle:
+                data = handle.read()
+            if b"\0" in data:
+                continue
+            found += sum(1 for line in data.split(b"\n") if search(line))
+    return found
+
+
 def run_command(argv: list[str]) -> Callable[[], None]:
     def run() -> None:
         subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
@@ -204,10 +258,14 @@ def main() -> int:
     parser.add_argument("--trees", type=Path, default=ROOT / "build" / "bench-trees")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--skip-slow", action="store_true", help="leave out os.walk-based peers")
+    parser.add_argument("--only", default=None, help="run only the groups whose title contains this text")
     args = parser.parse_args()
     runs = args.runs or (3 if args.files >= 1_000_000 else 7)
 
     top = str(generate(args.trees / f"tree-{args.files}", args.files))
+    text_files = min(args.files, 100_000)
+    text_top = str(generate_text(args.trees / f"text-{text_files}", text_files))
+    vegafs_cli = str(Path(sys.executable).parent / "vegafs")
     fd = shutil.which("fdfind") or shutil.which("fd")
     threads = os.cpu_count() or 1
 
@@ -273,6 +331,25 @@ def main() -> int:
              lambda: len(vegafs.find_duplicates(top, algorithm="sha256", progress=False).groups)),
             ("Python: sizes, then sha256", lambda: python_duplicates(top)),
         ]),
+        (f"search a word, count lines ({text_files:,} text files)", "rg -c WORD", [
+            ("vegafs.search_counts(WORD, top)", lambda: len(vegafs.search_counts(SEARCH_WORD, text_top))),
+            ("vegafs.search_counts(WORD, top, fixed_strings=True)",
+             lambda: len(vegafs.search_counts(SEARCH_WORD, text_top, fixed_strings=True))),
+            ("vegafs search --count WORD (CLI)", run_command([vegafs_cli, "search", "--count", SEARCH_WORD, text_top])),
+            ("rg -c WORD", run_command(["rg", "-c", SEARCH_WORD, text_top])) if shutil.which("rg") else None,
+            ("rg -uu -c WORD (hidden, no ignore files)", run_command(["rg", "-uu", "-c", SEARCH_WORD, text_top]))
+            if shutil.which("rg") else None,
+            ("grep -rc WORD", run_command(["grep", "-rc", SEARCH_WORD, text_top])),
+            ("Python re over os.walk", lambda: python_search(text_top, SEARCH_WORD)),
+        ]),
+        (f"search a regex, print lines ({text_files:,} text files)", "rg REGEX", [
+            ("list(vegafs.search_files(REGEX, top))", lambda: len(list(vegafs.search_files(SEARCH_REGEX, text_top)))),
+            ("vegafs.search_counts(REGEX, top)", lambda: len(vegafs.search_counts(SEARCH_REGEX, text_top))),
+            ("vegafs search REGEX (CLI)", run_command([vegafs_cli, "search", SEARCH_REGEX, text_top])),
+            ("rg REGEX", run_command(["rg", SEARCH_REGEX, text_top])) if shutil.which("rg") else None,
+            ("grep -rP REGEX", run_command(["grep", "-rP", SEARCH_REGEX, text_top])),
+            ("Python re over os.walk", lambda: python_search(text_top, SEARCH_REGEX)),
+        ]),
         ("directory summary (full report)", "du -sb", [
             ("vegafs.analyze(top)", lambda: vegafs.analyze(top, progress=False)),
             ("vegafs summarize --json (CLI, end to end)",
@@ -288,6 +365,8 @@ def main() -> int:
 
     results = []
     for title, baseline, cases in groups:
+        if args.only and args.only not in title:
+            continue
         measured = {}
         for case in filter(None, cases):
             name, fn = case

@@ -352,7 +352,8 @@ def _fsspec_records(query: _Query, urls: list[str], summary: SearchSummary,
         values = tables[0].values
         for row in range(len(values) // 5):
             _, _, matched, errno, flags = values[5 * row:5 * row + 5]
-            _account(summary, counts, url, matched, errno, flags)
+            if flags & _native.SEARCH_FILE_FINAL:
+                _account(summary, counts, url, matched, errno, flags)
         if len(tables) > 1:
             yield from _lines(tables[1], tables[2], {0: url})
 

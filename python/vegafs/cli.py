@@ -5,9 +5,9 @@ import argparse
 import json
 import os
 import sys
-from typing import Sequence
+from typing import Any, BinaryIO, Sequence
 
-from . import __version__, analyze, count, find_duplicates, get_file_info, hash_files, scan_tree
+from . import __version__, analyze, count, find_duplicates, get_file_info, hash_files, scan_tree, search_counts, search_files
 from ._hashing import ALGORITHMS
 from ._glob import glob
 from ._structure import FileStructurePattern, PatternError, scan, shuffle
@@ -92,6 +92,36 @@ def _parser() -> argparse.ArgumentParser:
     selection(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    p = commands.add_parser("search", aliases=["grep"], help="print the lines matching a regex in files below PATH",
+                            description="Searches every regular file below each PATH (default '.') in parallel, "
+                                        "like ripgrep: lines print as PATH:LINE:TEXT (context lines as "
+                                        "PATH-LINE-TEXT). Files holding a NUL byte are skipped; hidden files and "
+                                        "ignored files are searched unless --gitignore. The regex dialect is in "
+                                        "docs/search.md. Exit status: 0 if a line matched, 1 if none, 2 on an error.")
+    p.add_argument("pattern", metavar="PATTERN", help="regex (or literal text with -F)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (or fsspec URLs); default '.'")
+    p.add_argument("-e", "--regexp", action="append", default=[], metavar="PATTERN", help="another pattern; repeatable")
+    p.add_argument("-F", "--fixed-strings", action="store_true", help="patterns are literal text")
+    case = p.add_mutually_exclusive_group()
+    case.add_argument("-i", "--ignore-case", action="store_true", help="ignore case")
+    case.add_argument("-S", "--smart-case", action="store_true", help="ignore case in patterns without uppercase letters")
+    p.add_argument("-g", "--glob", action="append", default=[], metavar="GLOB",
+                   help="only files matching GLOB; '!GLOB' leaves matches out; repeatable")
+    p.add_argument("--gitignore", action="store_true", help="honour .gitignore, .ignore and .git/info/exclude")
+    p.add_argument("-d", "--max-depth", type=int, default=None, help="deepest entry depth (1: PATH's own entries)")
+    p.add_argument("-L", "--follow-links", action="store_true", help="follow symlinks")
+    p.add_argument("-m", "--max-count", type=int, default=None, metavar="N", help="stop a file after N matching lines")
+    p.add_argument("-A", "--after-context", type=int, default=None, metavar="N", help="N lines after each match")
+    p.add_argument("-B", "--before-context", type=int, default=None, metavar="N", help="N lines before each match")
+    p.add_argument("-C", "--context", type=int, default=None, metavar="N", help="N lines before and after each match")
+    p.add_argument("--max-filesize", type=_byte_count, default=None, metavar="SIZE",
+                   help="skip files larger than SIZE bytes (suffixes K, M, G)")
+    p.add_argument("-a", "--binary", "--text", action="store_true", help="search files holding NUL bytes as text")
+    p.add_argument("-c", "--count", action="store_true", help="print PATH:COUNT of matching lines per file")
+    p.add_argument("-l", "--files-with-matches", action="store_true", help="print only the paths of matching files")
+    p.add_argument("-j", "--threads", type=int, default=None, help="worker threads (default: one per CPU)")
+    p.add_argument("--json", action="store_true", help="JSON lines: one object per line (or per file with -c/-l)")
+
     p = commands.add_parser("info", help="show what the file system knows about each PATH")
     p.add_argument("paths", nargs="+", metavar="PATH", help="file, directory or link (or fsspec URL)")
     p.add_argument("--no-follow", action="store_true", help="describe symlinks themselves, not their targets")
@@ -134,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _dupes(args, progress)
         if args.command == "info":
             return _info(args)
+        if args.command in ("search", "grep"):
+            return _search(args)
         return _walk(args, progress)
     except BrokenPipeError:
         # The reader went away (e.g. `vegafs walk . | head`): stop quietly, as find and fd do.
@@ -277,6 +309,86 @@ def _info(args: argparse.Namespace) -> int:
             if value is not None:
                 print(f"  {key:<15} {value}")
     return _report_errors(errors)
+
+
+def _byte_count(text: str) -> int:
+    """'1000', '10K', '1.5M', '2G' as bytes (powers of 1024), for argparse."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    scale = units.get(text[-1:].upper(), 1)
+    try:
+        value = float(text[:-1] if scale > 1 else text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 1000, 10K, 5M, 2G)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a size must be >= 0, not {text!r}")
+    return int(value * scale)
+
+
+def _search(args: argparse.Namespace) -> int:
+    patterns = [args.pattern, *args.regexp]
+    paths = args.paths or ["."]
+    include = [g for g in args.glob if not g.startswith("!")] or None
+    exclude = [g[1:] for g in args.glob if g.startswith("!")] or None
+    options = dict(fixed_strings=args.fixed_strings, ignore_case=args.ignore_case, smart_case=args.smart_case,
+                   include=include, exclude=exclude, gitignore=args.gitignore, follow_links=args.follow_links,
+                   max_depth=args.max_depth, max_filesize=args.max_filesize, binary=args.binary,
+                   threads=args.threads, progress=False)
+    out = sys.stdout.buffer
+    errors: list[OSError] = []
+    matched = False
+    # A single file given prints lines without its path, as grep and rg do.
+    with_path = len(paths) > 1 or os.path.isdir(paths[0]) or "://" in paths[0]
+    for path in paths:
+        try:
+            if args.count or args.files_with_matches:
+                counts = search_counts(patterns, path, max_count=1 if args.files_with_matches and not args.count
+                                       else args.max_count, **options)  # type: ignore[arg-type]
+                errors += counts.errors
+                matched |= len(counts) > 0
+                _print_counts(out, counts, args)
+            else:
+                with search_files(patterns, path, max_count=args.max_count, before=args.before_context,
+                                  after=args.after_context, context=args.context,
+                                  **options) as results:  # type: ignore[arg-type]
+                    matched |= _print_lines(out, results, args.json, with_path,
+                                            bool(args.context or args.before_context or args.after_context))
+                    errors += results.errors
+        except OSError as error:
+            errors.append(error)
+    out.flush()
+    if _report_errors(errors) != EXIT_OK:
+        return EXIT_FAILED
+    return EXIT_OK if matched else EXIT_PARTIAL
+
+
+def _print_counts(out: BinaryIO, counts: Any, args: argparse.Namespace) -> None:
+    for path, n in sorted(counts.items(), key=lambda item: os.fsencode(item[0])):
+        if args.json:
+            row = {"path": os.fsdecode(path), "count": n} if args.count else {"path": os.fsdecode(path)}
+            out.write(json.dumps(row).encode() + b"\n")
+        elif args.count:
+            out.write(os.fsencode(path) + f":{n}\n".encode())
+        else:
+            out.write(os.fsencode(path) + b"\n")
+
+
+def _print_lines(out: BinaryIO, results: Any, as_json: bool, with_path: bool, context: bool) -> bool:
+    """Writes each record as it comes (grep's format: ':' after a match's path and line number, '-' for a
+    context line, '--' between groups of lines that are not adjacent). True if a line matched."""
+    matched = False
+    previous: tuple[Any, int] | None = None
+    for record in results:
+        matched |= not record.is_context
+        if as_json:
+            out.write(json.dumps(record.to_dict()).encode() + b"\n")
+            continue
+        if context and previous is not None and previous != (record.path, record.line_number - 1):
+            out.write(b"--\n")
+        previous = (record.path, record.line_number)
+        mark = b"-" if record.is_context else b":"
+        prefix = os.fsencode(record.path) + mark if with_path else b""
+        out.write(prefix + str(record.line_number).encode() + mark + record.line + b"\n")
+    return matched
 
 
 def _load_patterns(files: list[str]) -> list[FileStructurePattern]:

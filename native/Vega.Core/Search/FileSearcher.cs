@@ -56,6 +56,9 @@ internal sealed class FileSearcher
     public const int LinesPerEmit = 8192;
 
     private readonly Regex _regex;
+    /// <summary>Bytes every match contains (<see cref="SearchPattern.RequiredLiteral"/>), or null.</summary>
+    private readonly byte[]? _literal;
+    private readonly bool _literalIsPattern;
     private readonly SearchOptions _options;
     private readonly Func<IReadOnlyList<ResultTable>, bool> _emit;
     private readonly TableRows _files = new(KindFiles, 5, 1);
@@ -68,11 +71,8 @@ internal sealed class FileSearcher
     private byte[] _path = [];
     private int _afterPending;
     private bool _cancelled;
-    // The region being searched: _bytes[0.._regionBytes) decoded into _chars[0.._regionChars).
-    private int _regionChars;
-    /// <summary>The char offset in the region of the first line not yet added (earlier ones were, as context or matches).</summary>
-    private int _nextLine;
-    private OffsetMap _offsets;
+    // The region being searched: _bytes[0.._regionEnd), of which lines before _nextLine were added.
+    private int _regionEnd, _nextLine;
     private int _countedByte;
     private long _countedLine;
 
@@ -80,6 +80,8 @@ internal sealed class FileSearcher
     public FileSearcher(SearchPattern pattern, SearchOptions options, Func<IReadOnlyList<ResultTable>, bool> emit)
     {
         _regex = pattern.Regex;
+        _literal = pattern.RequiredLiteral;
+        _literalIsPattern = pattern.LiteralIsPattern;
         _options = options;
         _emit = emit;
         if (!options.CountOnly)
@@ -169,14 +171,27 @@ internal sealed class FileSearcher
     /// </summary>
     private bool SearchRegion(int from, int end, bool final)
     {
-        int charFrom = Utf8Text.Decode(_bytes.AsSpan(0, from), _chars, out bool headOneToOne);
-        _regionChars = charFrom + Utf8Text.Decode(_bytes.AsSpan(from, end - from), _chars.AsSpan(charFrom), out bool tailOneToOne);
-        _offsets.Reset(headOneToOne && tailOneToOne);
+        _regionEnd = end;
         _countedByte = 0;
         _countedLine = _lineAtStart;
-        ReadOnlySpan<char> text = _chars.AsSpan(0, _regionChars);
-        if (_lines is not null) _nextLine = FirstLineNotAdded(text);
-        int position = charFrom;
+        _nextLine = (int)Math.Clamp(_emittedEnd - _fileOffset, 0, from);
+        bool more = _literal is not null ? FindByLiteral(from, end) : FindByRegex(from, end);
+        if (!more) return false;
+        if (_lines is not null && _afterPending > 0 && !AddAfterContext(end)) return false;
+        return !(MaxCountReached() && _afterPending == 0) || final;
+    }
+
+    /// <summary>
+    /// Decodes the region and lets the regex scan it as one text; a match's line is then found around it.
+    /// A match that crosses a newline is not a line match: that line is searched alone.
+    /// </summary>
+    private bool FindByRegex(int from, int end)
+    {
+        int length = Utf8Text.Decode(_bytes.AsSpan(from, end - from), _chars, out bool oneToOne);
+        ReadOnlySpan<char> text = _chars.AsSpan(0, length);
+        var offsets = new OffsetMap();
+        offsets.Reset(oneToOne);
+        int position = 0;
         while (position <= text.Length && !MaxCountReached())
         {
             int matchAt = -1, matchEnd = 0;
@@ -189,90 +204,100 @@ internal sealed class FileSearcher
             // An empty match after the region's final newline is not on a line.
             if (matchAt < 0 || (matchAt == text.Length && (text.Length == 0 || text[^1] == '\n'))) break;
             int lineStart = text[..matchAt].LastIndexOf('\n') + 1;
-            int lineEnd = LineEnd(text, matchAt);
-            if (matchEnd > lineEnd && !_regex.IsMatch(text[lineStart..lineEnd]))
+            int newline = text[matchAt..].IndexOf('\n');
+            int lineEnd = newline < 0 ? text.Length : matchAt + newline;
+            position = lineEnd + 1;
+            if (matchEnd > lineEnd && !_regex.IsMatch(text[lineStart..lineEnd])) continue;
+            _matched++;
+            if (_lines is null) continue;
+            int byteStart = from + offsets.ToByte(text, lineStart);
+            int byteEnd = from + offsets.ToByte(text, lineEnd);
+            if (!AddMatchLine(byteStart, byteEnd, text[lineStart..lineEnd])) return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Finds lines holding the literal every match contains (vectorized IndexOf over the bytes, no
+    /// decoding), and runs the regex only on those lines, unless the literal is the whole pattern.
+    /// </summary>
+    private bool FindByLiteral(int from, int end)
+    {
+        ReadOnlySpan<byte> literal = _literal;
+        int position = from;
+        while (position < end && !MaxCountReached())
+        {
+            int found = _bytes.AsSpan(position, end - position).IndexOf(literal);
+            if (found < 0) break;
+            found += position;
+            int lineStart = position + _bytes.AsSpan(position, found - position).LastIndexOf((byte)'\n') + 1;
+            int newline = _bytes.AsSpan(found, end - found).IndexOf((byte)'\n');
+            int lineEnd = newline < 0 ? end : found + newline;
+            position = lineEnd + 1;
+            ReadOnlySpan<char> line = default;
+            if (!_literalIsPattern)
             {
-                position = lineEnd + 1;
-                continue;
+                line = _chars.AsSpan(0, Utf8Text.Decode(_bytes.AsSpan(lineStart, lineEnd - lineStart), _chars, out _));
+                if (!_regex.IsMatch(line)) continue;
             }
             _matched++;
-            if (_lines is not null && !AddMatchLine(text, lineStart, lineEnd)) return false;
-            position = lineEnd + 1;
+            if (_lines is not null && !AddMatchLine(lineStart, lineEnd, line)) return false;
         }
-        if (_lines is not null && _afterPending > 0 && !AddAfterContext(text, text.Length)) return false;
-        return !(MaxCountReached() && _afterPending == 0) || final;
+        return true;
     }
 
     private bool MaxCountReached() => _options.MaxCount > 0 && _matched >= _options.MaxCount;
 
-    private static int LineEnd(ReadOnlySpan<char> text, int from)
+    /// <summary>The end (its newline, or the region's end) of the line starting at byte <paramref name="start"/>.</summary>
+    private int LineEnd(int start)
     {
-        int newline = text[from..].IndexOf('\n');
-        return newline < 0 ? text.Length : from + newline;
+        int newline = _bytes.AsSpan(start, _regionEnd - start).IndexOf((byte)'\n');
+        return newline < 0 ? _regionEnd : start + newline;
     }
 
-    private bool AddMatchLine(ReadOnlySpan<char> text, int lineStart, int lineEnd)
+    /// <summary>Adds a matching line (bytes [start, end); <paramref name="text"/> is it decoded, unless the
+    /// pattern is a plain literal) after its pending and before-context lines.</summary>
+    private bool AddMatchLine(int start, int end, ReadOnlySpan<char> text)
     {
-        if (!AddAfterContext(text, lineStart)) return false;
-        int first = lineStart;
-        for (int k = 0; k < _options.Before && first > _nextLine; k++) first = text[..(first - 1)].LastIndexOf('\n') + 1;
-        for (int start = Math.Max(first, _nextLine); start < lineStart;)
+        if (!AddAfterContext(start)) return false;
+        int first = start;
+        for (int k = 0; k < _options.Before && first > _nextLine; k++)
+            first = _bytes.AsSpan(0, first - 1).LastIndexOf((byte)'\n') + 1;
+        for (int line = Math.Max(first, _nextLine); line < start;)
         {
-            int end = LineEnd(text, start);
-            if (!AddLine(text, start, end, false)) return false;
-            start = end + 1;
+            int lineEnd = LineEnd(line);
+            if (!AddLine(line, lineEnd, false, default)) return false;
+            line = lineEnd + 1;
         }
-        if (!AddLine(text, lineStart, lineEnd, true)) return false;
+        if (!AddLine(start, end, true, text)) return false;
         _afterPending = _options.After;
         return true;
     }
 
-    /// <summary>Adds pending after-context lines that start before <paramref name="limit"/>.</summary>
-    private bool AddAfterContext(ReadOnlySpan<char> text, int limit)
+    /// <summary>Adds pending after-context lines that start before byte <paramref name="limit"/>.</summary>
+    private bool AddAfterContext(int limit)
     {
-        int start = _nextLine;
-        while (_afterPending > 0 && start < limit && start < text.Length)
+        for (int line = _nextLine; _afterPending > 0 && line < limit && line < _regionEnd;)
         {
-            int end = LineEnd(text, start);
-            if (!AddLine(text, start, end, false)) return false;
+            int lineEnd = LineEnd(line);
+            if (!AddLine(line, lineEnd, false, default)) return false;
             _afterPending--;
-            start = end + 1;
+            line = lineEnd + 1;
         }
         return true;
     }
 
-    /// <summary>The char offset of the first line of a new region not added yet (kept lines may have been).</summary>
-    private int FirstLineNotAdded(ReadOnlySpan<char> text)
-    {
-        long relative = _emittedEnd - _fileOffset;
-        if (relative <= 0) return 0;
-        int start = 0;
-        while (start < text.Length && _offsets.ToByte(text, start) < relative) start = LineEnd(text, start) + 1;
-        return start;
-    }
-
-    /// <summary>Adds the line text[start..end) unless it was already added (as context of an earlier match).</summary>
-    private bool AddLine(ReadOnlySpan<char> text, int start, int end, bool isMatch)
+    /// <summary>Adds the line _bytes[start..end) with its match spans, unless it was already added (as context).</summary>
+    private bool AddLine(int start, int end, bool isMatch, ReadOnlySpan<char> text)
     {
         if (start < _nextLine) return true;
-        int byteStart = _offsets.ToByte(text, start);
-        long absolute = _fileOffset + byteStart;
-        int firstSpan = _spans!.Count, spanCount = 0;
-        if (isMatch)
-        {
-            foreach (var match in _regex.EnumerateMatches(text[start..end]))
-            {
-                int spanStart = _offsets.ToByte(text, start + match.Index) - byteStart;
-                int spanEnd = _offsets.ToByte(text, start + match.Index + match.Length) - byteStart;
-                _spans.Add([spanStart, spanEnd]);
-                spanCount++;
-            }
-        }
-        int byteEnd = _offsets.ToByte(text, end);
-        _countedLine += _bytes.AsSpan(_countedByte, byteStart - _countedByte).Count((byte)'\n');
-        _countedByte = byteStart;
-        _lines!.Add([_fileId, _countedLine, absolute, isMatch ? 1 : 0, firstSpan, spanCount], _bytes.AsSpan(byteStart, byteEnd - byteStart).ToArray());
-        _emittedEnd = _fileOffset + byteEnd + 1;
+        int firstSpan = _spans!.Count;
+        if (isMatch) AddSpans(_bytes.AsSpan(start, end - start), text);
+        _countedLine += _bytes.AsSpan(_countedByte, start - _countedByte).Count((byte)'\n');
+        _countedByte = start;
+        _lines!.Add([_fileId, _countedLine, _fileOffset + start, isMatch ? 1 : 0, firstSpan, _spans.Count - firstSpan],
+                    _bytes.AsSpan(start, end - start).ToArray());
+        _emittedEnd = _fileOffset + end + 1;
         _nextLine = end + 1;
         if (_lines.Count >= LinesPerEmit)
         {
@@ -280,6 +305,33 @@ internal sealed class FileSearcher
             if (!_emit(Take())) _cancelled = true;
         }
         return !_cancelled;
+    }
+
+    /// <summary>The byte spans of every match in a line: by IndexOf for a plain literal, else by the regex over <paramref name="text"/>.</summary>
+    private void AddSpans(ReadOnlySpan<byte> line, ReadOnlySpan<char> text)
+    {
+        if (_literalIsPattern)
+        {
+            for (int at = 0; ;)
+            {
+                int found = line[at..].IndexOf(_literal);
+                if (found < 0) return;
+                at += found;
+                _spans!.Add([at, at + _literal!.Length]);
+                at += _literal.Length;
+            }
+        }
+        var offsets = new OffsetMap();
+        offsets.Reset(text.Length == line.Length);
+        foreach (var match in _regex.EnumerateMatches(text))
+        {
+            int spanStart = offsets.ToByte(text, match.Index);
+            int spanEnd = offsets.ToByte(text, match.Index + match.Length);
+            // The regex reads UTF-16: "." can match the second half of a surrogate pair alone, which is
+            // no byte of its own (the first half's span already covers the character).
+            if (spanStart == spanEnd && match.Length > 0) continue;
+            _spans!.Add([spanStart, spanEnd]);
+        }
     }
 
     /// <summary>The byte offset where the last <paramref name="count"/> lines before <paramref name="end"/> (a line start) begin.</summary>

@@ -82,7 +82,7 @@ internal static class RegexDialect
             {
                 int digits = i + 2;
                 while (digits < pattern.Length && char.IsAsciiDigit(pattern[digits])) digits++;
-                if (digits > i + 2 && digits < pattern.Length && pattern[digits] == '}')
+                if (digits < pattern.Length && pattern[digits] == '}') // "{,n}" and "{,}" as Python reads them
                 {
                     Emit("{0", i);
                     i++;
@@ -107,12 +107,7 @@ internal static class RegexDialect
             char c = pattern[i];
             if (c == '\\' && i + 1 < pattern.Length)
             {
-                char next = pattern[++i];
-                if (next is 'p' or 'P' && i + 1 < pattern.Length && pattern[i + 1] == '{')
-                {
-                    int close = pattern.IndexOf('}', i);
-                    if (close > 0) i = close;
-                }
+                i = EscapeEnd(pattern, i);
                 continue;
             }
             if (c == '(' && i + 2 < pattern.Length && pattern[i + 1] == '?')
@@ -126,6 +121,107 @@ internal static class RegexDialect
                 }
             }
             if (char.IsUpper(c)) return true;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// The longest run of literal text that every match of <paramref name="pattern"/> (.NET syntax, case
+    /// sensitive) contains, or null if none is certain. Conservative by design: only top-level characters
+    /// and escaped punctuation count; a group, class, anchor or any other escape ends a run, an optional
+    /// character (followed by ?, * or {) is left out, and alternation or inline options anywhere give null.
+    /// <paramref name="wholePattern"/>: the pattern is nothing but that literal.
+    /// </summary>
+    public static string? RequiredLiteral(string pattern, out bool wholePattern)
+    {
+        wholePattern = false;
+        if (pattern.Contains("(?") && HasInlineOptions(pattern)) return null;
+        string best = "";
+        var run = new StringBuilder();
+        bool pure = true;
+        int depth = 0;
+        bool inClass = false;
+        void EndRun(ref string best)
+        {
+            if (run.Length > best.Length) best = run.ToString();
+            run.Clear();
+        }
+        for (int i = 0; i < pattern.Length; i++)
+        {
+            char c = pattern[i];
+            char? literal = null;
+            if (c == '\\' && i + 1 < pattern.Length)
+            {
+                char next = pattern[i + 1];
+                if (inClass || depth > 0 || char.IsAsciiLetterOrDigit(next) || next == '_')
+                {
+                    // \w, \x41, \u00e9, \p{Lu}, \0...: not taken as text (their arguments are skipped too).
+                    i = EscapeEnd(pattern, i);
+                    if (!inClass && depth == 0) { pure = false; EndRun(ref best); }
+                    continue;
+                }
+                literal = next;
+                i++;
+            }
+            else if (inClass) { if (c == ']') inClass = false; continue; }
+            else if (c == '[') { inClass = true; pure = false; EndRun(ref best); continue; }
+            else if (c == '(') { depth++; pure = false; EndRun(ref best); continue; }
+            else if (c == ')') { depth--; continue; }
+            else if (depth > 0) continue;
+            else if (c == '|') return null;
+            else if (c == '{')
+            {
+                // A repeat count ("{2,5}"): its digits are not text. Skipped whole even when .NET would read
+                // the brace as a literal, which only loses a literal, never invents one.
+                int close = pattern.IndexOf('}', i);
+                if (close > 0) i = close;
+                pure = false;
+                EndRun(ref best);
+                continue;
+            }
+            else if (c is '.' or '^' or '$' or '*' or '+' or '?' or '}') { pure = false; EndRun(ref best); continue; }
+            else literal = c;
+
+            char after = i + 1 < pattern.Length ? pattern[i + 1] : '\0';
+            if (after is '?' or '*' or '{') { pure = false; EndRun(ref best); continue; }
+            run.Append(literal!.Value);
+            if (after == '+') { pure = false; EndRun(ref best); }
+        }
+        EndRun(ref best);
+        if (best.Length == 0) return null;
+        wholePattern = pure; // nothing ended the one run
+        return best;
+    }
+
+    /// <summary>The index of the last char of the escape starting with the backslash at <paramref name="backslash"/>:
+    /// \xHH, \uHHHH, \cX, \p{...}, up to 3 octal digits, else the one char after the backslash.</summary>
+    private static int EscapeEnd(string pattern, int backslash)
+    {
+        int i = backslash + 1;
+        int last = pattern.Length - 1;
+        switch (pattern[i])
+        {
+            case 'x': return Math.Min(i + 2, last);
+            case 'u': return Math.Min(i + 4, last);
+            case 'c': return Math.Min(i + 1, last);
+            case 'p' or 'P' when i < last && pattern[i + 1] == '{':
+                int close = pattern.IndexOf('}', i);
+                return close > 0 ? close : last;
+            case >= '0' and <= '7':
+                int end = i;
+                while (end < Math.Min(i + 2, last) && pattern[end + 1] is >= '0' and <= '7') end++;
+                return end;
+            default: return i;
+        }
+    }
+
+    /// <summary>True if the pattern has an inline option group such as (?i) or (?x:...), which changes what its text means.</summary>
+    private static bool HasInlineOptions(string pattern)
+    {
+        for (int i = pattern.IndexOf("(?"); i >= 0; i = pattern.IndexOf("(?", i + 2))
+        {
+            if (i > 0 && pattern[i - 1] == '\\') continue;
+            if (i + 2 < pattern.Length && pattern[i + 2] is 'i' or 'm' or 'n' or 's' or 'x' or '-') return true;
         }
         return false;
     }

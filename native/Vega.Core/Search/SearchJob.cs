@@ -112,6 +112,17 @@ public sealed class SearchJob : FileJob
                     }
                     spanBase += set[t + 1].Rows;
                 }
+                else if (table.Kind == FileSearcher.KindFiles)
+                {
+                    // One set: the interim rows of a file streamed mid-way are dropped, its final row stays.
+                    for (int row = 0; row < table.Rows; row++)
+                    {
+                        if ((table.Values[row * table.Columns + 4] & FileSearcher.FlagFinal) == 0) continue;
+                        values.AddRange(table.Values.AsSpan(row * table.Columns, table.Columns).ToArray());
+                        texts!.Add(table.Texts![row]);
+                    }
+                    continue;
+                }
                 else values.AddRange(table.Values);
                 if (texts is not null) texts.AddRange(table.Texts!);
             }

@@ -32,7 +32,37 @@ public sealed class SearchPattern
 
     public Regex Regex { get; }
 
-    private SearchPattern(Regex regex) => Regex = regex;
+    /// <summary>UTF-8 bytes that every match contains (a prefilter: lines without them are not searched), or null.</summary>
+    public byte[]? RequiredLiteral { get; }
+
+    /// <summary>The pattern is exactly <see cref="RequiredLiteral"/>: its matches are that literal's occurrences.</summary>
+    public bool LiteralIsPattern { get; }
+
+    private SearchPattern(Regex regex, string? literal = null, bool literalIsPattern = false)
+    {
+        Regex = regex;
+        if (literal is null) return;
+        RequiredLiteral = Encode(literal);
+        LiteralIsPattern = literalIsPattern;
+    }
+
+    /// <summary>The bytes a literal stands for in the searched files: UTF-8, with escaped bytes (U+DC80..U+DCFF) as themselves.</summary>
+    private static byte[] Encode(string literal)
+    {
+        var bytes = new List<byte>(literal.Length);
+        Span<byte> utf8 = stackalloc byte[4];
+        for (int i = 0; i < literal.Length; i++)
+        {
+            char c = literal[i];
+            if (c is >= '\uDC80' and <= '\uDCFF') { bytes.Add((byte)(c - 0xDC00)); continue; }
+            int length = char.IsHighSurrogate(c) && i + 1 < literal.Length && char.IsLowSurrogate(literal[i + 1])
+                ? new Rune(c, literal[++i]).EncodeToUtf8(utf8)
+                : Rune.TryCreate(c, out var rune) ? rune.EncodeToUtf8(utf8) : 0;
+            if (length == 0) return [];
+            foreach (byte b in utf8[..length]) bytes.Add(b);
+        }
+        return bytes.ToArray();
+    }
 
     public static SearchPattern Compile(IReadOnlyList<string> patterns, SearchPatternFlags flags)
     {
@@ -53,15 +83,32 @@ public sealed class SearchPattern
             }
         }
         if (pieces.Count == 1)
-            return new SearchPattern(new Regex(pieces[0].Regex, Options | (pieces[0].IgnoreCase ? RegexOptions.IgnoreCase : 0)));
+        {
+            var (regex, ignoreCase) = pieces[0];
+            bool whole = false;
+            string? literal = ignoreCase ? null : RegexDialect.RequiredLiteral(regex, out whole);
+            var compiled = new Regex(Guarded(regex), Options | (ignoreCase ? RegexOptions.IgnoreCase : 0));
+            // A lone surrogate (not an escaped byte) in a literal has no UTF-8 form: no prefilter then.
+            if (literal is not null && Encode(literal).Length == 0) literal = null;
+            return new SearchPattern(compiled, literal, literal is not null && whole);
+        }
         var combined = new StringBuilder();
         foreach (var (regex, ignoreCase) in pieces)
         {
             if (combined.Length > 0) combined.Append('|');
             combined.Append(ignoreCase ? "(?i:" : "(?:").Append(regex).Append(')');
         }
-        return new SearchPattern(new Regex(combined.ToString(), Options));
+        return new SearchPattern(new Regex(Guarded(combined.ToString()), Options));
     }
+
+    /// <summary>
+    /// The pattern behind an always-true zero-width test. It works around a NonBacktracking bug that
+    /// silently drops matches of patterns starting with an optional element ("a?c" in "abc c" finds only
+    /// the last "c"; dotnet/runtime PR 130176, .NET 7 to 11): the engine folds such an element into its
+    /// implicit ".*?" search prefix and then prefers a later match. With the anchor first there is nothing
+    /// optional to fold; the matches are unchanged. Found by the random-pattern differential test.
+    /// </summary>
+    private static string Guarded(string pattern) => $"(?:\\b|\\B)(?:{pattern})";
 
     /// <summary>Pattern bytes decode as file bytes do (<see cref="Utf8Text"/>), so a byte that is not UTF-8 matches itself.</summary>
     public static string Decode(ReadOnlySpan<byte> bytes)
