@@ -30,17 +30,15 @@ ROOT = Path(__file__).resolve().parents[1]
 EXTENSIONS = ["txt", "py", "csv", "json", "bin", "md", "parquet", "png"]
 
 
-def generate(top: Path, files: int, seed: int = 42) -> Path:
-    """A deterministic tree: directories breadth first with up to 10 subdirectories each, each holding
-    0 to 180 files (90 on average, sizes 0 to 5000 bytes). A directory is made only while files remain,
-    so the tree has about files / 90 directories and few empty ones."""
+def _layout(top: Path, files: int, spec: str, rng: random.Random, make_file: Callable[[Path, int], None]) -> Path:
+    """Directories breadth first with up to 10 subdirectories each, each holding 0 to 180 files (90 on
+    average), made by ``make_file(directory, k)``. A directory is made only while files remain, so the tree
+    has about files / 90 directories and few empty ones. A marker holding ``spec`` skips regeneration."""
     marker = top / ".vegafs-bench-tree"
-    spec = f"files={files} seed={seed} layout=bfs10-uniform0-180\n"
     if marker.exists() and marker.read_text() == spec:
         return top
     if top.exists():
         shutil.rmtree(top)
-    rng = random.Random(seed)
     queue, made, head = [top], 0, 0
     started = time.perf_counter()
     while made < files:
@@ -49,14 +47,24 @@ def generate(top: Path, files: int, seed: int = 42) -> Path:
         current.mkdir(parents=True)
         queue.extend(current / f"dir_{k:02d}" for k in range(10))
         for k in range(min(rng.randint(0, 180), files - made)):
-            size = rng.choice((0, 10, 100, 1000, 5000))
-            (current / f"file_{k:03d}.{rng.choice(EXTENSIONS)}").write_bytes(b"v" * size)
+            make_file(current, k)
             made += 1
             if made % 200_000 == 0:
                 print(f"  generated {made:,} files", file=sys.stderr)
     marker.write_text(spec)
     print(f"generated {top} in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     return top
+
+
+def generate(top: Path, files: int, seed: int = 42) -> Path:
+    """The main bench tree (:func:`_layout`): files of 0 to 5000 bytes of 'v' with mixed extensions."""
+    rng = random.Random(seed)
+
+    def make_file(directory: Path, k: int) -> None:
+        size = rng.choice((0, 10, 100, 1000, 5000))
+        (directory / f"file_{k:03d}.{rng.choice(EXTENSIONS)}").write_bytes(b"v" * size)
+
+    return _layout(top, files, f"files={files} seed={seed} layout=bfs10-uniform0-180\n", rng, make_file)
 
 
 SEARCH_WORD = "vermilion"
@@ -67,12 +75,6 @@ def generate_text(top: Path, files: int, seed: int = 7) -> Path:
     """A deterministic tree of text files for search: the same layout rule as :func:`generate`, each file
     0 to 99 lines drawn from a pool of generated lines (words of 2-10 letters, 3-16 per line, some
     'foo..bar' tokens; SEARCH_WORD is one of 3000 words). About 3.5 KB per file on average."""
-    marker = top / ".vegafs-bench-tree"
-    spec = f"files={files} seed={seed} layout=bfs10-uniform0-180 text=lines0-99\n"
-    if marker.exists() and marker.read_text() == spec:
-        return top
-    if top.exists():
-        shutil.rmtree(top)
     rng = random.Random(seed)
     letters = "abcdefghijklmnopqrstuvwxyz"
     vocabulary = ["".join(rng.choices(letters, k=rng.randint(2, 10))) for _ in range(2999)] + [SEARCH_WORD]
@@ -82,19 +84,11 @@ def generate_text(top: Path, files: int, seed: int = 7) -> Path:
         if rng.random() < 0.02:
             words[rng.randrange(len(words))] = "foo" + "".join(rng.choices(letters, k=rng.randint(1, 6))) + "bar"
         pool.append(" ".join(words).encode() + b"\n")
-    queue, made, head = [top], 0, 0
-    started = time.perf_counter()
-    while made < files:
-        current = queue[head]
-        head += 1
-        current.mkdir(parents=True)
-        queue.extend(current / f"dir_{k:02d}" for k in range(10))
-        for k in range(min(rng.randint(0, 180), files - made)):
-            (current / f"file_{k:03d}.txt").write_bytes(b"".join(rng.choices(pool, k=rng.randint(0, 99))))
-            made += 1
-    marker.write_text(spec)
-    print(f"generated {top} in {time.perf_counter() - started:.1f}s", file=sys.stderr)
-    return top
+
+    def make_file(directory: Path, k: int) -> None:
+        (directory / f"file_{k:03d}.txt").write_bytes(b"".join(rng.choices(pool, k=rng.randint(0, 99))))
+
+    return _layout(top, files, f"files={files} seed={seed} layout=bfs10-uniform0-180 text=lines0-99\n", rng, make_file)
 
 
 def python_search(top: str, pattern: str) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno as codes
 import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Sequence, Union
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple, Sequence, Union
 
 from . import _backend, _native
 from ._hashing import Filter, _walk_flags
@@ -22,9 +22,9 @@ Patterns = Union[str, bytes, Sequence[Union[str, bytes]]]
 PathsOrRoot = Union[StrOrBytesPath, Iterable[StrOrBytesPath]]
 
 
-@dataclass(frozen=True)
-class SearchMatch:
-    """One line of a search result: a matching line, or (``is_context``) a line around one."""
+class SearchMatch(NamedTuple):
+    """One line of a search result: a matching line, or (``is_context``) a line around one. A named
+    tuple: cheap to make by the hundred thousand, immutable, and unpackable."""
 
     path: Any
     """The file, as str or bytes like the path given (URLs as str)."""
@@ -320,13 +320,20 @@ def _account(summary: SearchSummary, counts: dict[Any, int] | None, path: Any, m
         summary.too_large.append(path)
 
 
-def _lines(lines: _native.RawTable, spans: _native.RawTable, paths: dict[int, Any]) -> Iterator[SearchMatch]:
-    values = lines.values
+def _lines(lines: _native.RawTable, spans: _native.RawTable, paths: dict[int, Any]) -> list[SearchMatch]:
+    """One result set's line rows as records (the hot loop of a search with many matches)."""
     span_values = spans.values
-    for row, line in enumerate(lines.texts or []):
-        file_id, number, offset, is_match, first, count = values[6 * row:6 * row + 6]
-        pairs = tuple((span_values[2 * k], span_values[2 * k + 1]) for k in range(first, first + count))
-        yield SearchMatch(paths[file_id], number, offset, line, pairs, not is_match)
+    columns = iter(lines.values)
+    records = []
+    make = tuple.__new__  # SearchMatch's own __new__ is a Python function: this skips a frame per record
+    for (file_id, number, offset, is_match, first, count), line in zip(zip(*[columns] * 6), lines.texts or []):
+        if count == 1:
+            found: tuple[tuple[int, int], ...] = ((span_values[2 * first], span_values[2 * first + 1]),)
+        else:
+            ends = span_values[2 * first:2 * (first + count)]
+            found = tuple(zip(ends[0::2], ends[1::2]))
+        records.append(make(SearchMatch, (paths[file_id], number, offset, line, found, not is_match)))
+    return records
 
 
 def _fsspec_records(query: _Query, urls: list[str], summary: SearchSummary,

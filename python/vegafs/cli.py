@@ -329,7 +329,7 @@ def _search(args: argparse.Namespace) -> int:
     paths = args.paths or ["."]
     include = [g for g in args.glob if not g.startswith("!")] or None
     exclude = [g[1:] for g in args.glob if g.startswith("!")] or None
-    options = dict(fixed_strings=args.fixed_strings, ignore_case=args.ignore_case, smart_case=args.smart_case,
+    options: dict[str, Any] = dict(fixed_strings=args.fixed_strings, ignore_case=args.ignore_case, smart_case=args.smart_case,
                    include=include, exclude=exclude, gitignore=args.gitignore, follow_links=args.follow_links,
                    max_depth=args.max_depth, max_filesize=args.max_filesize, binary=args.binary,
                    threads=args.threads, progress=False)
@@ -342,14 +342,14 @@ def _search(args: argparse.Namespace) -> int:
         try:
             if args.count or args.files_with_matches:
                 counts = search_counts(patterns, path, max_count=1 if args.files_with_matches and not args.count
-                                       else args.max_count, **options)  # type: ignore[arg-type]
+                                       else args.max_count, **options)
                 errors += counts.errors
                 matched |= len(counts) > 0
                 _print_counts(out, counts, args)
             else:
                 with search_files(patterns, path, max_count=args.max_count, before=args.before_context,
                                   after=args.after_context, context=args.context,
-                                  **options) as results:  # type: ignore[arg-type]
+                                  **options) as results:
                     matched |= _print_lines(out, results, args.json, with_path,
                                             bool(args.context or args.before_context or args.after_context))
                     errors += results.errors

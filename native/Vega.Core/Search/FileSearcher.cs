@@ -38,11 +38,11 @@ internal interface IChunkSource
 /// offset of the line, 1 for a match or 0 for context, first span row, span count; text: the line without
 /// its newline, as bytes) and spans (start, end: byte offsets in the line).
 ///
-/// A file is read in chunks into one buffer; each chunk's complete lines are decoded (<see cref="Utf8Text"/>)
-/// and searched as one text by the regex, so the cost is the regex's scan, not a call per line. Lines
-/// are found only around matches. A match that crosses a newline is not a line match: that line is then
-/// searched alone. The unfinished last line and the lines kept for before-context move to the front of
-/// the buffer for the next chunk; the buffer grows for a line longer than it, up to <see cref="MaxLineBytes"/>.
+/// A file is read in chunks into one buffer, and each chunk's complete lines are searched as one region:
+/// through a byte-level literal prefilter when the pattern has one, else by the regex over the decoded
+/// region (<see cref="Utf8Text"/>); lines are found only around matches (docs/search.md). The
+/// unfinished last line and the lines kept for before-context move to the front of the buffer for the
+/// next chunk; the buffer grows for a line longer than it, up to <see cref="MaxLineBytes"/>.
 /// </summary>
 internal sealed class FileSearcher
 {
