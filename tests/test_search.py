@@ -543,3 +543,12 @@ def test_random_patterns_match_the_lines_python_re_matches(tmp_path):
         either = re.compile(other)
         expected_lines = [i + 1 for i, line in enumerate(lines) if regex.search(line) or either.search(line)]
         assert [r.line_number for r in vegafs.search_text([pattern, other], f)] == expected_lines, (pattern, other)
+
+
+def test_progress_reports_files_and_bytes(tmp_path):
+    for i in range(50):
+        (tmp_path / f"f{i}.txt").write_bytes(b"hit\n" * 100)
+    seen: list[vegafs.JobProgress] = []
+    counts = vegafs.search_counts("hit", tmp_path, progress=seen.append)
+    assert counts.total == 5000
+    assert seen and seen[-1].files == 50 and seen[-1].bytes == 50 * 400 and seen[-1].errors == 0
