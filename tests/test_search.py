@@ -334,7 +334,7 @@ def test_missing_files_directories_and_bad_roots(tmp_path):
     assert sorted((type(e).__name__, e.filename) for e in results.errors) == [
         ("VegaFileNotFoundError", str(tmp_path / "missing")), ("VegaIsADirectoryError", str(tmp_path / "dir"))]
     with pytest.raises(FileNotFoundError):
-        list(vegafs.search_files("hit", tmp_path / "nope"))
+        vegafs.search_files("hit", tmp_path / "nope")  # raised by the call, not on iteration
     with pytest.raises(FileNotFoundError):
         vegafs.search_text("hit", tmp_path / "nope")
     with pytest.raises(IsADirectoryError):

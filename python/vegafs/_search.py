@@ -246,6 +246,8 @@ def _run(query: _Query, paths_or_root: PathsOrRoot, summary: SearchSummary, incl
             urls = _backend.fsspec_files(root, max_depth, Selection(include, exclude), gitignore)
             return _fsspec_records(query, urls, summary, counts)
         if not os.path.isdir(root):
+            if not os.path.lexists(root):
+                raise os_error(codes.ENOENT, root)  # at the call, as for a missing directory
             return _list_records(query, [root], summary, counts, threads, progress, single=True)
         source = _native.file_source(root=os.fsencode(root), flags=_walk_flags(follow_links, gitignore),
                                      max_depth=max_depth, threads=threads,
