@@ -5,6 +5,7 @@ using Vega.Core.Files;
 using Vega.Core.Hashing;
 using Vega.Core.Patterns;
 using Vega.Core.Search;
+using Vega.Core.Vectors;
 using Vega.Core.Walk;
 
 namespace Vega.Native;
@@ -16,7 +17,7 @@ namespace Vega.Native;
 public static unsafe class Exports
 {
     /// <summary>Bump on any change to vega.h; the Python package refuses a library with another value.</summary>
-    public const int AbiVersion = 5;
+    public const int AbiVersion = 6;
 
     private static readonly byte* s_version = StaticString(
         typeof(Exports).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
@@ -348,6 +349,182 @@ public static unsafe class Exports
             return Status.Ok;
         }
         catch (Exception e) { return Status.From(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_store_open")]
+    public static int StoreOpen(byte* path, nuint length, int dim, int metric, int flags, long* store)
+    {
+        try
+        {
+            if (path == null || store == null) return Status.Invalid("null pointer argument");
+            if ((flags & ~0x3) != 0) return Status.Invalid($"unknown store flags 0x{flags:x}");
+            if (metric < -1 || metric > 2) return Status.Invalid($"unknown metric {metric}");
+            if (dim < 0) return Status.Invalid("dim must be positive");
+            string directory = StrictUtf8(new ReadOnlySpan<byte>(path, (int)length), "the store path");
+            *store = Handles.Add(VectorStore.Open(directory, dim, metric < 0 ? null : (VectorMetric)metric,
+                                                  create: (flags & 1) != 0, readOnly: (flags & 2) != 0));
+            return Status.Ok;
+        }
+        catch (Exception e) { return StoreStatus(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_store_info")]
+    public static int StoreInfo(long store, long* info)
+    {
+        try
+        {
+            if (info == null) return Status.Invalid("null pointer argument");
+            if (!Handles.TryGet(store, out VectorStore vectors)) return Status.Invalid("not a live vector store");
+            info[0] = vectors.Dim;
+            info[1] = (int)vectors.Metric;
+            info[2] = vectors.Count;
+            info[3] = vectors.Segments;
+            info[4] = vectors.ReadOnly ? 1 : 0;
+            return Status.Ok;
+        }
+        catch (Exception e) { return StoreStatus(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_store_add")]
+    public static int StoreAdd(long store, float* vectors, long count, byte* ids, nuint idsSize, byte* metadata, nuint metadataSize,
+                               byte* documents, nuint documentsSize, int flags)
+    {
+        try
+        {
+            if (vectors == null || ids == null) return Status.Invalid("null pointer argument");
+            if ((flags & ~0x1) != 0) return Status.Invalid($"unknown add flags 0x{flags:x}");
+            if (count < 1 || count > int.MaxValue) return Status.Invalid("count must be between 1 and 2^31-1");
+            if (!Handles.TryGet(store, out VectorStore target)) return Status.Invalid("not a live vector store");
+            var idTexts = Strings(ids, idsSize, count, "ids")!;
+            var names = idTexts.Select(t => StrictUtf8(t.Span, "an id")).ToList();
+            var metadataTexts = Strings(metadata, metadataSize, count, "metadata");
+            var documentTexts = Strings(documents, documentsSize, count, "documents");
+            target.Add(vectors, count, names, metadataTexts?.Select(t => t.ToArray()).ToList() ?? Empties(count),
+                       documentTexts?.Select(t => t.ToArray()).ToList() ?? Empties(count), upsert: (flags & 1) != 0);
+            return Status.Ok;
+        }
+        catch (Exception e) { return StoreStatus(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_store_search")]
+    public static int StoreSearch(long store, float* queries, long count, int k, int threads, float* distances, long* rows)
+    {
+        try
+        {
+            if (queries == null || distances == null || rows == null) return Status.Invalid("null pointer argument");
+            if (count < 1 || k < 1 || (long)count * k > int.MaxValue) return Status.Invalid("count and k must be >= 1 (and count * k < 2^31)");
+            if (!Handles.TryGet(store, out VectorStore target)) return Status.Invalid("not a live vector store");
+            target.Search(queries, count, k, threads, new Span<float>(distances, (int)(count * k)), new Span<long>(rows, (int)(count * k)));
+            return Status.Ok;
+        }
+        catch (Exception e) { return StoreStatus(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_store_fetch")]
+    public static int StoreFetch(long store, long* rows, long count, Report** report)
+    {
+        try
+        {
+            if ((rows == null && count > 0) || report == null) return Status.Invalid("null pointer argument");
+            if (count < 0 || count > int.MaxValue / 3) return Status.Invalid("bad row count");
+            if (!Handles.TryGet(store, out VectorStore target)) return Status.Invalid("not a live vector store");
+            var span = new ReadOnlySpan<long>(rows, (int)count);
+            var texts = target.Fetch(span);
+            *report = Report.From([new ResultTable(StoreRowsTable, 1, span.ToArray(), texts, 3)]);
+            return Status.Ok;
+        }
+        catch (Exception e) { return StoreStatus(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_store_lookup")]
+    public static int StoreLookup(long store, byte* ids, nuint size, long count, long* rows)
+    {
+        try
+        {
+            if ((ids == null && count > 0) || rows == null) return Status.Invalid("null pointer argument");
+            if (count < 0 || count > int.MaxValue) return Status.Invalid("bad id count");
+            if (!Handles.TryGet(store, out VectorStore target)) return Status.Invalid("not a live vector store");
+            if (count == 0) return Status.Ok;
+            var names = Strings(ids, size, count, "ids")!.Select(t => StrictUtf8(t.Span, "an id")).ToList();
+            target.Lookup(names, new Span<long>(rows, (int)count));
+            return Status.Ok;
+        }
+        catch (Exception e) { return StoreStatus(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_store_vectors")]
+    public static int StoreVectors(long store, long* rows, long count, float* output)
+    {
+        try
+        {
+            if ((rows == null || output == null) && count > 0) return Status.Invalid("null pointer argument");
+            if (!Handles.TryGet(store, out VectorStore target)) return Status.Invalid("not a live vector store");
+            if (count < 0 || count * target.Dim > int.MaxValue) return Status.Invalid("bad row count");
+            target.CopyVectors(new ReadOnlySpan<long>(rows, (int)count), new Span<float>(output, (int)(count * target.Dim)));
+            return Status.Ok;
+        }
+        catch (Exception e) { return StoreStatus(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_store_delete")]
+    public static int StoreDelete(long store, byte* ids, nuint size, long count, int flags, long* deleted)
+    {
+        try
+        {
+            if (ids == null || deleted == null) return Status.Invalid("null pointer argument");
+            if ((flags & ~0x1) != 0) return Status.Invalid($"unknown delete flags 0x{flags:x}");
+            if (count < 1 || count > int.MaxValue) return Status.Invalid("bad id count");
+            if (!Handles.TryGet(store, out VectorStore target)) return Status.Invalid("not a live vector store");
+            var names = Strings(ids, size, count, "ids")!.Select(t => StrictUtf8(t.Span, "an id")).ToList();
+            *deleted = target.Delete(names, missingOk: (flags & 1) != 0);
+            return Status.Ok;
+        }
+        catch (Exception e) { return StoreStatus(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_store_close")]
+    public static int StoreClose(long store)
+    {
+        try
+        {
+            if (!Handles.TryRemove(store, out VectorStore target)) return Status.Invalid("not a live vector store");
+            target.Dispose();
+            return Status.Ok;
+        }
+        catch (Exception e) { return StoreStatus(e); }
+    }
+
+    private const int StoreRowsTable = 30;
+    private const int UnknownIdErrno = 3; // vega.h VEGA_STORE_ERR_UNKNOWN_ID, reported as INVALID_ARGUMENT's errno
+
+    /// <summary>Store errors: a bad file is INVALID_ARGUMENT with its message (EIO), a refused id carries errno 3.</summary>
+    private static int StoreStatus(Exception e) => e switch
+    {
+        VectorIdException ids => Status.InvalidWithErrno(ids.Message, ids.Message.StartsWith("unknown") ? UnknownIdErrno : 0),
+        InvalidDataException data => Status.InvalidWithErrno(data.Message, 5),
+        PosixException => Status.From(e),
+        FileNotFoundException missing => Status.From(new PosixException(2, missing.FileName is null ? null : System.Text.Encoding.UTF8.GetBytes(missing.FileName), missing.Message)),
+        IOException io => Status.InvalidWithErrno(io.Message, 16),
+        ObjectDisposedException closed => Status.Invalid(closed.Message),
+        InvalidOperationException readOnly => Status.Invalid(readOnly.Message),
+        _ => Status.From(e),
+    };
+
+    private static List<byte[]> Empties(long count) => Enumerable.Range(0, (int)count).Select(_ => Array.Empty<byte>()).ToList();
+
+    /// <summary>count NUL-terminated strings, or null when <paramref name="data"/> is null (none given).</summary>
+    private static List<ReadOnlyMemory<byte>>? Strings(byte* data, nuint size, long count, string what)
+    {
+        if (data == null) return null;
+        if (size > int.MaxValue) throw new ArgumentException($"{what} too long");
+        return SplitStrings(new ReadOnlySpan<byte>(data, (int)size), (int)count)
+               ?? throw new ArgumentException($"{what} do not hold {count} NUL-terminated strings");
+    }
+
+    private static string StrictUtf8(ReadOnlySpan<byte> bytes, string what)
+    {
+        try { return new System.Text.UTF8Encoding(false, true).GetString(bytes); }
+        catch (System.Text.DecoderFallbackException) { throw new ArgumentException($"{what} is not valid UTF-8"); }
     }
 
     [UnmanagedCallersOnly(EntryPoint = "vega_hasher_new")]

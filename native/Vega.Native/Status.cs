@@ -42,6 +42,13 @@ internal static class Status
         }
     }
 
+    /// <summary>INVALID_ARGUMENT whose error errno field carries a detail code (vega.h says which, per call).</summary>
+    public static int InvalidWithErrno(string message, int errno)
+    {
+        LastError.Set(errno, message, null);
+        return InvalidArgument;
+    }
+
     public static int Invalid(string message)
     {
         LastError.Set(EINVAL, message, null);

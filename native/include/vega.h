@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 /* BEGIN CDEF */
-#define VEGA_ABI_VERSION 5
+#define VEGA_ABI_VERSION 6
 
 /* Status codes. */
 #define VEGA_OK 0
@@ -339,6 +339,47 @@ int32_t vega_search_start(int64_t source, int64_t searcher, const vega_search_op
 /* Searches one caller buffer as a file named path (file id 0, index 0): every row in one report. */
 int32_t vega_search_buffer(int64_t searcher, const uint8_t* data, size_t size, const uint8_t* path,
                            size_t path_length, const vega_search_options* options, vega_report** report);
+
+/*
+ * Vector stores (docs/vectors.md). A store is a directory of immutable segment files and a MANIFEST;
+ * each add is durable when it returns. Rows are int64 handles valid while the store is open.
+ * Errors: a store that is corrupted, truncated or of a newer format is VEGA_ERR_INVALID_ARGUMENT
+ * with errno EIO (5) and a message naming the file; a store already open for writing is
+ * INVALID_ARGUMENT with errno EBUSY (16); a refused id (duplicate, unknown) is INVALID_ARGUMENT with
+ * errno 0 or VEGA_STORE_UNKNOWN_ID. Calls may run on several threads; queries never wait for an add.
+ */
+#define VEGA_METRIC_COSINE 0   /* 1 - cos; vectors are stored normalized */
+#define VEGA_METRIC_L2 1       /* squared euclidean distance */
+#define VEGA_METRIC_IP 2       /* 1 - dot */
+#define VEGA_STORE_CREATE 1    /* create the store if the directory has none (dim and metric needed) */
+#define VEGA_STORE_READONLY 2  /* no write lock: queries only */
+#define VEGA_STORE_UPSERT 1    /* vega_store_add: replace rows whose id exists */
+#define VEGA_STORE_MISSING_OK 1 /* vega_store_delete: skip unknown ids instead of refusing the call */
+#define VEGA_STORE_UNKNOWN_ID 3
+#define VEGA_STORE_INFO_FIELDS 5 /* dim, metric, live rows, segments, read-only */
+#define VEGA_TABLE_STORE_ROWS 30 /* row; texts: id, metadata JSON, document (empty for row -1) */
+
+/* path: UTF-8 directory. dim 0 / metric -1: take them from the existing store. */
+int32_t vega_store_open(const uint8_t* path, size_t length, int32_t dim, int32_t metric, int32_t flags, int64_t* store);
+int32_t vega_store_info(int64_t store, int64_t* info);
+/* vectors: count x dim float32, row-major. ids: count NUL-terminated UTF-8 strings; metadata (JSON
+   texts) and documents likewise, or NULL for none. All or nothing. */
+int32_t vega_store_add(int64_t store, const float* vectors, int64_t count, const uint8_t* ids, size_t ids_size,
+                       const uint8_t* metadata, size_t metadata_size, const uint8_t* documents,
+                       size_t documents_size, int32_t flags);
+/* Exact k nearest live rows of each query (count x dim): count x k distances (ascending) and rows;
+   slots past the live count get +inf and -1. */
+int32_t vega_store_search(int64_t store, const float* queries, int64_t count, int32_t k, int32_t threads,
+                          float* distances, int64_t* rows);
+/* One VEGA_TABLE_STORE_ROWS table for the given rows (-1 allowed), in order. */
+int32_t vega_store_fetch(int64_t store, const int64_t* rows, int64_t count, vega_report** report);
+/* The row of each id (count NUL-terminated strings), -1 where unknown. */
+int32_t vega_store_lookup(int64_t store, const uint8_t* ids, size_t size, int64_t count, int64_t* rows);
+/* Copies rows' stored vectors (count x dim; zeros for -1). */
+int32_t vega_store_vectors(int64_t store, const int64_t* rows, int64_t count, float* output);
+int32_t vega_store_delete(int64_t store, const uint8_t* ids, size_t size, int64_t count, int32_t flags, int64_t* deleted);
+/* Closes the store (after queries running on other threads finish) and frees the id. */
+int32_t vega_store_close(int64_t store);
 /* END CDEF */
 
 #ifdef __cplusplus

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 from . import errors
 from ._paths import ENCODE_ERRORS, ENCODING, splitter
 
-ABI_VERSION = 5
+ABI_VERSION = 6
 _LIBRARY_FILE = "libvega.so"
 _HEADER_FILE = "vega.h"
 _POLL_MS = 50
@@ -122,7 +122,9 @@ def _error(status: int) -> Exception:
     if status in (2, 3, 4, 5):
         return errors.os_error(code[0], filename)
     if status == 1:
-        return errors.InvalidArgumentError(text)
+        refused = errors.InvalidArgumentError(text)
+        refused.detail = code[0]
+        return refused
     if status == 6:
         return errors.CancelledError(text)
     return errors.NativeError(text or f"native status {status}")
@@ -533,3 +535,74 @@ class Searcher:
         check(lib.vega_search_buffer(self.id, ffi.from_buffer(view), len(view), path, len(path),
                                      options.to_native(), report))
         return _take_report(ffi, lib, report[0])
+
+
+# Vector stores (vega.h VEGA_STORE_*, VEGA_METRIC_*).
+METRICS = {"cosine": 0, "l2": 1, "ip": 2}
+STORE_CREATE, STORE_READONLY, STORE_UPSERT, STORE_MISSING_OK, STORE_UNKNOWN_ID = 1, 2, 1, 1, 3
+TABLE_STORE_ROWS = 30
+
+
+def _strings(items: list[bytes]) -> bytes:
+    return b"\0".join(items) + b"\0"
+
+
+class NativeStore:
+    """An open native vector store. Arrays cross as pointers into numpy buffers (no copies); the caller
+    passes float32 C-contiguous arrays and int64 row arrays."""
+
+    def __init__(self, path: bytes, dim: int, metric: int, flags: int) -> None:
+        ffi, lib = native()
+        out = ffi.new("int64_t*")
+        check(lib.vega_store_open(path, len(path), dim, metric, flags, out))
+        self.id: int = out[0]
+        self._finalizer = weakref.finalize(self, _release, "vega_store_close", out[0])
+
+    def info(self) -> list[int]:
+        ffi, lib = native()
+        info = ffi.new("int64_t[5]")
+        check(lib.vega_store_info(self.id, info))
+        return list(info)
+
+    def add(self, vectors: Any, ids: list[bytes], metadata: list[bytes] | None, documents: list[bytes] | None,
+            upsert: bool) -> None:
+        ffi, lib = native()
+        ids_blob = _strings(ids)
+        meta_blob = _strings(metadata) if metadata is not None else ffi.NULL
+        docs_blob = _strings(documents) if documents is not None else ffi.NULL
+        check(lib.vega_store_add(self.id, ffi.from_buffer("float[]", vectors), len(ids), ids_blob, len(ids_blob),
+                                 meta_blob, 0 if metadata is None else len(meta_blob),
+                                 docs_blob, 0 if documents is None else len(docs_blob),
+                                 STORE_UPSERT if upsert else 0))
+
+    def search(self, queries: Any, count: int, k: int, threads: int | None, distances: Any, rows: Any) -> None:
+        ffi, lib = native()
+        check(lib.vega_store_search(self.id, ffi.from_buffer("float[]", queries), count, k, threads or 0,
+                                    ffi.from_buffer("float[]", distances, require_writable=True),
+                                    ffi.from_buffer("int64_t[]", rows, require_writable=True)))
+
+    def fetch(self, rows: Any, count: int) -> RawTable:
+        ffi, lib = native()
+        report = ffi.new("vega_report**")
+        check(lib.vega_store_fetch(self.id, ffi.from_buffer("int64_t[]", rows), count, report))
+        return _take_report(ffi, lib, report[0])[0]
+
+    def lookup(self, ids: list[bytes], rows: Any) -> None:
+        ffi, lib = native()
+        blob = _strings(ids)
+        check(lib.vega_store_lookup(self.id, blob, len(blob), len(ids), ffi.from_buffer("int64_t[]", rows, require_writable=True)))
+
+    def vectors(self, rows: Any, count: int, output: Any) -> None:
+        ffi, lib = native()
+        check(lib.vega_store_vectors(self.id, ffi.from_buffer("int64_t[]", rows), count,
+                                     ffi.from_buffer("float[]", output, require_writable=True)))
+
+    def delete(self, ids: list[bytes], missing_ok: bool) -> int:
+        ffi, lib = native()
+        blob = _strings(ids)
+        deleted = ffi.new("int64_t*")
+        check(lib.vega_store_delete(self.id, blob, len(blob), len(ids), STORE_MISSING_OK if missing_ok else 0, deleted))
+        return int(deleted[0])
+
+    def close(self) -> None:
+        self._finalizer()

@@ -43,6 +43,14 @@ class VegaFileExistsError(VegaOSError, FileExistsError):
 class InvalidArgumentError(VegaError, ValueError):
     """An argument was rejected before any work was done."""
 
+    detail: int = 0
+    """A code the native call gives with the refusal (vega.h says which per call; 0: none)."""
+
+
+class VectorStoreError(VegaError, ValueError):
+    """A vector store cannot be used: its files are corrupted, truncated or of a newer format (the
+    message names the file), or it is already open for writing elsewhere."""
+
 
 class RegexError(InvalidArgumentError):
     """A search pattern was refused, like :class:`re.error`: ``msg`` says why, ``pattern`` is the pattern

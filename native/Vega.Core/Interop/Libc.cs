@@ -48,6 +48,9 @@ internal static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "free")]
     public static partial void Free(void* pointer);
 
+    [LibraryImport(Lib, EntryPoint = "fsync", SetLastError = true)]
+    public static partial int Fsync(int fd);
+
     [LibraryImport(Lib, EntryPoint = "close")]
     public static partial int Close(int fd);
 

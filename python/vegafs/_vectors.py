@@ -1,0 +1,263 @@
+"""A persistent vector store (VexFS's engine): numpy in, numpy out, exact search natively.
+
+Needs numpy (``pip install vegafs[vectors]``); it is imported when a store is opened, not with vegafs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
+
+from . import _native
+from .errors import InvalidArgumentError, VectorStoreError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+Metadata = Mapping[str, Any]
+IdLike = Union[str, int]
+_ERRNO_CORRUPT, _ERRNO_BUSY = 5, 16
+
+
+def _numpy() -> Any:
+    try:
+        import numpy
+    except ImportError as exc:  # pragma: no cover - numpy is installed wherever vectors are used
+        raise ImportError("vegafs vector stores need numpy: pip install 'vegafs[vectors]'") from exc
+    return numpy
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """The k nearest rows of one query, closest first."""
+
+    ids: list[str]
+    distances: "np.ndarray"
+    metadata: list[dict[str, Any] | None]
+    documents: list[str | None]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One stored row, as :meth:`VectorStore.get` returns it (vectors are stored normalized for cosine)."""
+
+    id: str
+    vector: "np.ndarray"
+    metadata: dict[str, Any] | None
+    document: str | None
+
+
+class VectorStore:
+    """A persistent vector store in the directory ``path`` (created with ``dim`` if it has none).
+
+    ``metric`` is "cosine" (1 - cosine similarity), "l2" (squared euclidean, as faiss and hnswlib) or
+    "ip" (1 - dot). Every :meth:`add` is durable when it returns; one process (one open store) writes a
+    store at a time, any number read it with ``read_only=True``. Queries may run from several threads,
+    also while another thread adds. Search is exact (``index="flat"``).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, dim: int | None = None, metric: str = "cosine",
+                 index: str = "flat", read_only: bool = False) -> None:
+        if index != "flat":
+            raise ValueError(f"index must be 'flat' (exact search), not {index!r}")
+        if metric not in _native.METRICS:
+            raise ValueError(f"metric must be one of {', '.join(_native.METRICS)}, not {metric!r}")
+        if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool) or not 1 <= dim <= 65536):
+            raise ValueError(f"dim must be an integer from 1 to 65536, not {dim!r}")
+        self._np = _numpy()
+        self.path = os.fspath(path)
+        flags = _native.STORE_READONLY if read_only else _native.STORE_CREATE
+        # A metric given with dim (creating) is checked against an existing store; without dim, the store's own.
+        metric_code = _native.METRICS[metric] if dim is not None else -1
+        try:
+            self._store = _native.NativeStore(os.fsencode(self.path), dim or 0, metric_code, flags)
+        except InvalidArgumentError as error:
+            raise _store_error(error) from None
+        info = self._store.info()
+        self.dim: int = info[0]
+        self.metric: str = next(name for name, code in _native.METRICS.items() if code == info[1])
+        self.read_only = read_only
+        self._lock = threading.Lock()  # orders this object's own writes; queries do not take it
+
+    def __len__(self) -> int:
+        return int(self._store.info()[2])
+
+    def __repr__(self) -> str:
+        return f"<VectorStore {self.path!r}: {len(self)} vectors, dim {self.dim}, {self.metric}>"
+
+    def __enter__(self) -> "VectorStore":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes the store (queries running on other threads finish first); adds were already durable."""
+        self._store.close()
+
+    def flush(self) -> None:
+        """Nothing to do: every add and delete is on disk (fsynced) when it returns. Kept for VexFS parity."""
+
+    # --- writing ---
+
+    def add(self, vectors: Any, ids: Iterable[IdLike] | None = None, metadata: Sequence[Metadata | None] | None = None,
+            documents: Sequence[str | None] | None = None) -> list[str]:
+        """Adds rows (an (n, dim) array, or one dim-long vector); returns their ids (new UUIDs where
+        ``ids`` is None). An id already in the store, a duplicate id, a NaN or infinite value, or a zero
+        vector under cosine raises ValueError and adds nothing."""
+        return self._add(vectors, ids, metadata, documents, upsert=False)
+
+    def upsert(self, vectors: Any, ids: Iterable[IdLike], metadata: Sequence[Metadata | None] | None = None,
+               documents: Sequence[str | None] | None = None) -> list[str]:
+        """Like :meth:`add`, but rows whose id exists are replaced."""
+        return self._add(vectors, ids, metadata, documents, upsert=True)
+
+    def _add(self, vectors: Any, ids: Iterable[IdLike] | None, metadata: Sequence[Metadata | None] | None,
+             documents: Sequence[str | None] | None, upsert: bool) -> list[str]:
+        matrix = self._matrix(vectors, "vectors")
+        count = matrix.shape[0]
+        names = [uuid.uuid4().hex for _ in range(count)] if ids is None else [_id(i) for i in ids]
+        _check_length(names, count, "ids")
+        meta = None if metadata is None else [_metadata_json(m, k) for k, m in enumerate(_check_length(metadata, count, "metadata"))]
+        docs = None if documents is None else [_document(d, k) for k, d in enumerate(_check_length(documents, count, "documents"))]
+        with self._lock:
+            try:
+                self._store.add(matrix, [n.encode() for n in names], meta, docs, upsert)
+            except InvalidArgumentError as error:
+                raise _store_error(error) from None
+        return names
+
+    def delete(self, ids: Iterable[IdLike], *, missing_ok: bool = False) -> int:
+        """Deletes rows by id: gone from results at once (the space is reclaimed by compaction). An unknown
+        id raises KeyError and deletes nothing, unless ``missing_ok``. Returns how many were deleted."""
+        names = [_id(i) for i in ([ids] if isinstance(ids, (str, int)) else ids)]
+        if not names:
+            return 0
+        with self._lock:
+            try:
+                return self._store.delete([n.encode() for n in names], missing_ok)
+            except InvalidArgumentError as error:
+                raise _store_error(error) from None
+
+    # --- reading ---
+
+    def query(self, vectors: Any, k: int = 10, *, threads: int | None = None) -> list[QueryResult]:
+        """The ``k`` nearest rows of each query vector (an (n, dim) array, or one vector), closest first:
+        one :class:`QueryResult` per query. Fewer than k when the store holds fewer rows."""
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be a positive integer, not {k!r}")
+        np = self._np
+        queries = self._matrix(vectors, "queries")
+        count = queries.shape[0]
+        distances = np.empty((count, k), dtype=np.float32)
+        rows = np.empty((count, k), dtype=np.int64)
+        try:
+            self._store.search(queries, count, k, threads, distances, rows)
+        except InvalidArgumentError as error:
+            raise _store_error(error) from None
+        table = self._store.fetch(rows, rows.size)
+        texts = table.texts or []
+        results = []
+        for q in range(count):
+            found = int(np.count_nonzero(rows[q] >= 0))
+            base = 3 * q * k
+            results.append(QueryResult(
+                [texts[base + 3 * i].decode() for i in range(found)], distances[q, :found].copy(),
+                [_parse_metadata(texts[base + 3 * i + 1]) for i in range(found)],
+                [_parse_document(texts[base + 3 * i + 2]) for i in range(found)]))
+        return results
+
+    def get(self, ids: Iterable[IdLike]) -> list[Record | None]:
+        """The stored rows for ``ids``, in order; None for an id that is not in the store."""
+        np = self._np
+        names = [_id(i) for i in ([ids] if isinstance(ids, (str, int)) else ids)]
+        if not names:
+            return []
+        rows = np.empty(len(names), dtype=np.int64)
+        self._store.lookup([n.encode() for n in names], rows)
+        vectors = np.empty((len(names), self.dim), dtype=np.float32)
+        self._store.vectors(rows, len(names), vectors)
+        texts = self._store.fetch(rows, len(names)).texts or []
+        return [Record(names[i], vectors[i], _parse_metadata(texts[3 * i + 1]), _parse_document(texts[3 * i + 2]))
+                if rows[i] >= 0 else None for i in range(len(names))]
+
+    def __contains__(self, id: object) -> bool:
+        return isinstance(id, (str, int)) and self.get([id])[0] is not None
+
+    def _matrix(self, data: Any, what: str) -> Any:
+        """``data`` as a float32 C-contiguous (n, dim) array: float32 C-contiguous input is used as is
+        (no copy); other real dtypes and layouts are converted; anything else is refused."""
+        np = self._np
+        array = np.asarray(data)
+        if array.dtype.kind not in "fiu":
+            raise TypeError(f"{what} must be real numbers (float or int), not dtype {array.dtype}")
+        if array.ndim == 1:
+            if array.shape[0] != self.dim:
+                raise ValueError(f"{what}: a 1-D array is one vector and needs {self.dim} values, not {array.shape[0]}")
+            array = array.reshape(1, self.dim)
+        if array.ndim != 2 or array.shape[1] != self.dim:
+            raise ValueError(f"{what} must have shape (n, {self.dim}), not {array.shape}")
+        if array.shape[0] == 0:
+            raise ValueError(f"{what} is empty")
+        return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _store_error(error: InvalidArgumentError) -> Exception:
+    """The Python exception for a refused store call (vega.h: the detail code says which kind)."""
+    message = str(error)
+    if error.detail == _native.STORE_UNKNOWN_ID:
+        return KeyError(message)
+    if error.detail in (_ERRNO_CORRUPT, _ERRNO_BUSY):
+        return VectorStoreError(message)
+    return error
+
+
+def _id(value: IdLike) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise TypeError(f"an id must be a str or int, not {type(value).__name__}")
+    text = str(value)
+    if not text or "\0" in text:
+        raise ValueError(f"an id must be a non-empty string without NUL, not {text!r}")
+    return text
+
+
+def _check_length(items: Sequence[Any], count: int, what: str) -> Sequence[Any]:
+    if len(items) != count:
+        raise ValueError(f"{what} has {len(items)} entries for {count} vectors")
+    return items
+
+
+def _metadata_json(item: Metadata | None, index: int) -> bytes:
+    if item is None:
+        return b""
+    if not isinstance(item, Mapping):
+        raise TypeError(f"metadata[{index}] must be a dict or None, not {type(item).__name__}")
+    try:
+        return json.dumps(dict(item), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metadata[{index}] cannot be stored as JSON: {exc}") from None
+
+
+def _document(item: str | None, index: int) -> bytes:
+    if item is None:
+        return b""
+    if not isinstance(item, str):
+        raise TypeError(f"documents[{index}] must be a str or None, not {type(item).__name__}")
+    if "\0" in item:
+        raise ValueError(f"documents[{index}] contains a NUL character")
+    # "=" marks a document, so "" (an empty document) stays apart from None (no document).
+    return b"=" + item.encode("utf-8", "surrogatepass")
+
+
+def _parse_metadata(raw: bytes) -> dict[str, Any] | None:
+    return json.loads(raw) if raw else None
+
+
+def _parse_document(raw: bytes) -> str | None:
+    return raw[1:].decode("utf-8", "surrogatepass") if raw else None
