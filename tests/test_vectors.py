@@ -1,0 +1,249 @@
+"""Vector stores through the real library: exact search against numpy brute force, persistence, deletes
+and upserts, numpy input rules, bad input, corruption, locking, concurrency and kill -9 during adds."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+np = pytest.importorskip("numpy")
+
+import vegafs  # noqa: E402
+
+
+def _reference(metric: str, data: "np.ndarray", queries: "np.ndarray") -> "np.ndarray":
+    x = data.astype(np.float64)
+    q = queries.astype(np.float64)
+    if metric == "cosine":
+        x = x / np.linalg.norm(x, axis=1, keepdims=True)
+        q = q / np.linalg.norm(q, axis=1, keepdims=True)
+        return 1 - q @ x.T
+    if metric == "ip":
+        return 1 - q @ x.T
+    return ((q[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2", "ip"])
+@pytest.mark.parametrize("k", [1, 10, 37])
+def test_exact_search_equals_numpy_brute_force(tmp_path, metric, k):
+    rng = np.random.default_rng(k)
+    data = rng.standard_normal((3000, 48)).astype(np.float32)
+    queries = rng.standard_normal((7, 48)).astype(np.float32)
+    store = vegafs.VectorStore(tmp_path / "s", dim=48, metric=metric)
+    ids = store.add(data[:1000]) + store.add(data[1000:2500]) + store.add(data[2500:])  # three segments
+    distances = _reference(metric, data, queries)
+    results = store.query(queries, k=k)
+    for q, result in enumerate(results):
+        order = np.argsort(distances[q], kind="stable")[:k]
+        assert result.ids == [ids[i] for i in order]
+        np.testing.assert_allclose(result.distances, distances[q, order], rtol=1e-4, atol=1e-4)
+
+
+def test_k_larger_than_the_store_and_an_empty_store(tmp_path):
+    store = vegafs.VectorStore(tmp_path / "s", dim=4, metric="l2")
+    assert [len(r) for r in store.query([1, 2, 3, 4], k=5)] == [0]
+    store.add(np.eye(4, dtype=np.float32), ids=["a", "b", "c", "d"])
+    [result] = store.query([1, 0, 0, 0], k=10)
+    assert result.ids[0] == "a" and len(result) == 4 and result.distances[0] == 0
+
+
+def test_metadata_documents_get_and_persistence(tmp_path):
+    path = tmp_path / "s"
+    with vegafs.VectorStore(path, dim=3) as store:
+        store.add([[1, 0, 0], [0, 1, 0], [0, 0, 1]], ids=["x", 7, "z"],
+                  metadata=[{"kind": "a", "n": 1.5}, None, {"tags": ["é", "b"]}], documents=["first", "", None])
+        assert len(store) == 3 and "7" in store and 7 in store and "q" not in store
+    with vegafs.VectorStore(path) as store:
+        assert (store.dim, store.metric, len(store)) == (3, "cosine", 3)
+        x, seven, z, missing = store.get(["x", "7", "z", "nope"])
+        assert (x.metadata, x.document) == ({"kind": "a", "n": 1.5}, "first")
+        assert (seven.metadata, seven.document) == (None, "")
+        assert (z.metadata, z.document) == ({"tags": ["é", "b"]}, None)
+        assert missing is None
+        np.testing.assert_allclose(x.vector, [1, 0, 0])
+        [result] = store.query([0, 0.1, 1], k=1)
+        assert result.ids == ["z"] and result.metadata == [{"tags": ["é", "b"]}]
+
+
+def test_delete_is_immediate_and_persists_and_upsert_replaces(tmp_path):
+    path = tmp_path / "s"
+    store = vegafs.VectorStore(path, dim=2, metric="l2")
+    store.add([[0, 0], [1, 1], [5, 5]], ids=["a", "b", "c"])
+    assert store.delete(["a"]) == 1
+    assert store.query([0, 0], k=1)[0].ids == ["b"]
+    with pytest.raises(KeyError, match="unknown ids: nope"):
+        store.delete(["b", "nope"])
+    assert len(store) == 2  # all or nothing: b is still there
+    assert store.delete(["b", "nope"], missing_ok=True) == 1
+    store.upsert([[0.1, 0.1]], ids=["c"], metadata=[{"v": 2}])
+    assert store.query([0, 0], k=3)[0].ids == ["c"]
+    store.close()
+    store = vegafs.VectorStore(path)
+    assert len(store) == 1 and store.get(["c"])[0].metadata == {"v": 2}
+    np.testing.assert_allclose(store.get(["c"])[0].vector, [0.1, 0.1])
+
+
+def test_bad_input_is_refused_with_clear_errors_and_adds_nothing(tmp_path):
+    store = vegafs.VectorStore(tmp_path / "s", dim=3)
+    store.add([[1, 2, 3]], ids=["a"])
+    cases = [
+        (lambda: store.add([[1, 2]]), ValueError, r"shape \(n, 3\)"),
+        (lambda: store.add([1, 2]), ValueError, "needs 3 values"),
+        (lambda: store.add([[np.nan, 1, 1]]), ValueError, "NaN or infinite"),
+        (lambda: store.add([[np.inf, 1, 1]]), ValueError, "NaN or infinite"),
+        (lambda: store.add([[0, 0, 0]]), ValueError, "zero"),
+        (lambda: store.add([[1, 1, 1]], ids=["a"]), ValueError, "already in the store"),
+        (lambda: store.add([[1, 1, 1], [2, 2, 2]], ids=["b", "b"]), ValueError, "duplicate id"),
+        (lambda: store.add([[1, 1, 1]], ids=["b", "c"]), ValueError, "2 entries for 1"),
+        (lambda: store.add([["x", "y", "z"]]), TypeError, "real numbers"),
+        (lambda: store.add(np.zeros((0, 3))), ValueError, "empty"),
+        (lambda: store.add([[1, 1, 1]], metadata=[{"x": object()}]), ValueError, "JSON"),
+        (lambda: store.query([[np.nan, 1, 1]]), ValueError, "NaN"),
+        (lambda: store.query([1, 2, 3], k=0), ValueError, "positive"),
+        (lambda: store.add([[1, 1, 1]], ids=[""]), ValueError, "non-empty"),
+    ]
+    for call, error, message in cases:
+        with pytest.raises(error, match=message):
+            call()
+    assert len(store) == 1
+    with pytest.raises(ValueError, match="dim 3, not 4"):
+        vegafs.VectorStore(tmp_path / "s2", dim=3).close() or vegafs.VectorStore(tmp_path / "s2", dim=4)
+    with pytest.raises(FileNotFoundError):
+        vegafs.VectorStore(tmp_path / "nothing", read_only=True)
+    with pytest.raises(ValueError):
+        vegafs.VectorStore(tmp_path / "s3", dim=0)
+    with pytest.raises(ValueError, match="metric"):
+        vegafs.VectorStore(tmp_path / "s4", dim=2, metric="manhattan")
+
+
+def test_numpy_inputs_float32_contiguous_is_used_as_is_others_are_converted(tmp_path):
+    store = vegafs.VectorStore(tmp_path / "s", dim=4, metric="l2")
+    base = np.arange(32, dtype=np.float64).reshape(8, 4)
+    store.add(base[::2], ids=list("abcd"))              # float64, non-contiguous: converted
+    store.add(base[1::2].astype(np.int32), ids=list("efgh"))  # ints: converted
+    store.add(np.asfortranarray(np.ones((2, 4), np.float32)), ids=["i", "j"])
+    with pytest.raises(TypeError):
+        store.add(np.ones((1, 4), dtype=bool), ids=["k"])
+    with pytest.raises(TypeError):
+        store.add(np.ones((1, 4), dtype=complex), ids=["k"])
+    np.testing.assert_allclose(store.get(["c"])[0].vector, base[4])
+    np.testing.assert_allclose(store.get(["f"])[0].vector, base[3])
+
+
+def test_one_writer_at_a_time_and_readers_alongside(tmp_path):
+    path = tmp_path / "s"
+    writer = vegafs.VectorStore(path, dim=2)
+    writer.add([[1, 0]], ids=["a"])
+    with pytest.raises(vegafs.VectorStoreError, match="already open for writing"):
+        vegafs.VectorStore(path)
+    reader = vegafs.VectorStore(path, read_only=True)
+    assert reader.query([1, 0], k=1)[0].ids == ["a"]
+    with pytest.raises(ValueError, match="read-only"):
+        reader.add([[0, 1]], ids=["b"])
+    code = f"import vegafs; vegafs.VectorStore({str(path)!r})"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert other.returncode != 0 and "already open for writing" in other.stderr
+    writer.close()
+    vegafs.VectorStore(path).close()
+    reader.close()
+
+
+def _flip_byte(path: Path, offset: int) -> None:
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        byte = handle.read(1)
+        handle.seek(offset)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+
+
+def test_corrupted_truncated_and_newer_stores_give_clear_errors(tmp_path):
+    path = tmp_path / "s"
+    with vegafs.VectorStore(path, dim=8) as store:
+        store.add(np.ones((10, 8), np.float32), ids=[str(i) for i in range(10)])
+    [segment] = sorted(path.glob("seg-*.vec"))
+    original = segment.read_bytes()
+    _flip_byte(segment, 200)
+    with pytest.raises(vegafs.VectorStoreError, match=f"{segment.name}: corrupted data"):
+        vegafs.VectorStore(path)
+    segment.write_bytes(original[:-1])
+    with pytest.raises(vegafs.VectorStoreError, match="truncated"):
+        vegafs.VectorStore(path)
+    segment.write_bytes(original)
+    manifest = path / "MANIFEST"
+    text = manifest.read_text()
+    manifest.write_text(text.replace('"format": 1', '"format": 2'))
+    with pytest.raises(vegafs.VectorStoreError, match="corrupted"):
+        vegafs.VectorStore(path)
+    manifest.write_text(text[: len(text) // 2])
+    with pytest.raises(vegafs.VectorStoreError, match="truncated or not a manifest"):
+        vegafs.VectorStore(path)
+    manifest.write_text(text)
+    assert len(vegafs.VectorStore(path)) == 10
+
+
+def test_queries_from_threads_while_another_thread_adds(tmp_path):
+    store = vegafs.VectorStore(tmp_path / "s", dim=16, metric="l2")
+    rng = np.random.default_rng(3)
+    store.add(rng.standard_normal((500, 16)).astype(np.float32))
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def query() -> None:
+        try:
+            while not stop.is_set():
+                for result in store.query(rng.standard_normal((4, 16)).astype(np.float32), k=5):
+                    assert len(result) == 5 and all(result.ids)
+                    assert list(result.distances) == sorted(result.distances)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    readers = [threading.Thread(target=query) for _ in range(2)]
+    for thread in readers:
+        thread.start()
+    sizes = []
+    for _ in range(30):
+        store.add(rng.standard_normal((50, 16)).astype(np.float32))
+        sizes.append(len(store))
+    stop.set()
+    for thread in readers:
+        thread.join()
+    assert not failures, failures[0]
+    assert sizes == sorted(sizes) and sizes[-1] == 500 + 30 * 50
+
+
+def test_kill_9_during_adds_loses_at_most_the_batch_in_flight(tmp_path):
+    path = tmp_path / "s"
+    before = 0
+    for attempt in range(5):
+        script = f"""
+import numpy as np, vegafs
+store = vegafs.VectorStore({str(path)!r}, dim=32, metric="l2")
+print("ready", flush=True)
+batch = 0
+while True:
+    store.add(np.full((200, 32), batch + 1, np.float32), ids=[f"{attempt}-{{batch}}-{{i}}" for i in range(200)])
+    batch += 1
+    print(batch, flush=True)
+"""
+        child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(0.2 + 0.1 * attempt)
+        child.send_signal(signal.SIGKILL)
+        printed = [int(line) for line in child.stdout.read().split() if line.isdigit()]
+        child.wait()
+        committed = printed[-1] if printed else 0
+        with vegafs.VectorStore(path) as store:
+            count = len(store)
+            # Every add that returned is there, and at most the one in flight besides; never part of one.
+            assert before + committed * 200 <= count <= before + (committed + 1) * 200
+            assert count % 200 == 0
+            assert not list(path.glob("*.tmp"))
+            assert store.query(np.zeros(32, np.float32), k=1)[0].distances[0] == 32.0
+        before = count
+    assert before > 0
