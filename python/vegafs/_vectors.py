@@ -35,7 +35,7 @@ class QueryResult:
     """The k nearest rows of one query, closest first."""
 
     ids: list[str]
-    distances: "np.ndarray"
+    distances: "np.ndarray[Any, Any]"
     metadata: list[dict[str, Any] | None]
     documents: list[str | None]
 
@@ -48,7 +48,7 @@ class Record:
     """One stored row, as :meth:`VectorStore.get` returns it (vectors are stored normalized for cosine)."""
 
     id: str
-    vector: "np.ndarray"
+    vector: "np.ndarray[Any, Any]"
     metadata: dict[str, Any] | None
     document: str | None
 

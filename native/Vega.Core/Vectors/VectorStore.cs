@@ -320,7 +320,8 @@ public sealed class VectorStore : IDisposable
 
     /// <summary>
     /// Exact k nearest rows for each query: distances (ascending) and global rows, -1 / +inf past the live
-    /// count. Rows are scanned in parallel blocks (<paramref name="threads"/> 0: all processors).
+    /// count. Rows are scanned in parallel blocks (<paramref name="threads"/> 0: all processors); each block
+    /// is compared with every query while it is in cache, so a batch reads the vectors from memory once.
     /// </summary>
     public unsafe void Search(float* queries, long count, int k, int threads, Span<float> distances, Span<long> rows)
     {
@@ -331,44 +332,90 @@ public sealed class VectorStore : IDisposable
         foreach (var part in parts)
             for (long start = 0; start < part.Segment.Count; start += BlockRows)
                 blocks.Add((part, start, Math.Min(part.Segment.Count, start + BlockRows)));
-        var query = new float[Dim];
-        var options = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount };
+        var prepared = new float[checked(count * Dim)];
+        new ReadOnlySpan<float>(queries, prepared.Length).CopyTo(prepared);
         for (long q = 0; q < count; q++)
         {
-            new ReadOnlySpan<float>(queries + q * Dim, Dim).CopyTo(query);
+            var query = prepared.AsSpan((int)(q * Dim), Dim);
             foreach (float value in query)
                 if (!float.IsFinite(value)) throw new ArgumentException($"query {q} has a NaN or infinite component");
             if (Metric == VectorMetric.Cosine && !Distances.Normalize(query))
                 throw new ArgumentException($"query {q} is zero: it has no direction for the cosine metric");
-            var best = new TopK(k);
-            var merge = new object();
-            Parallel.For(0, blocks.Count, options, () => new TopK(k), (b, _, local) =>
-            {
-                var (part, start, end) = blocks[b];
-                ScanBlock(part, start, end, query, local);
-                return local;
-            }, local => { lock (merge) best.AddAll(local); });
-            int found = best.Drain(distances.Slice((int)(q * k), k), rows.Slice((int)(q * k), k));
-            for (int i = found; i < k; i++)
-            {
-                distances[(int)(q * k) + i] = float.PositiveInfinity;
-                rows[(int)(q * k) + i] = -1;
-            }
+        }
+        var best = new TopK[count];
+        for (long q = 0; q < count; q++) best[q] = new TopK(k);
+        var merge = new object();
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount };
+        Parallel.For(0, blocks.Count, options, () => NewTops(count, k), (b, _, local) =>
+        {
+            var (part, start, end) = blocks[b];
+            ScanBlock(part, start, end, prepared, local);
+            return local;
+        }, local =>
+        {
+            lock (merge)
+                for (long q = 0; q < count; q++) best[q].AddAll(local[q]);
+        });
+        for (long q = 0; q < count; q++)
+        {
+            int at = (int)(q * k);
+            int found = best[q].Drain(distances.Slice(at, k), rows.Slice(at, k));
+            distances.Slice(at + found, k - found).Fill(float.PositiveInfinity);
+            rows.Slice(at + found, k - found).Fill(-1);
         }
     }
 
-    private unsafe void ScanBlock(Part part, long start, long end, float[] query, TopK top)
+    private static TopK[] NewTops(long count, int k)
+    {
+        var tops = new TopK[count];
+        for (long q = 0; q < count; q++) tops[q] = new TopK(k);
+        return tops;
+    }
+
+    /// <summary>Rows per tile: a tile (64 x 128 floats = 32 KiB at dim 128) stays in cache across the queries.</summary>
+    private const int TileRows = 64;
+
+    private unsafe void ScanBlock(Part part, long start, long end, float[] queries, TopK[] tops)
     {
         float* vectors = part.Segment.Vectors;
         var deleted = part.Deleted;
-        ReadOnlySpan<float> q = query;
         bool l2 = Metric == VectorMetric.L2;
-        for (long row = start; row < end; row++)
+        float* four = stackalloc float[4];
+        fixed (float* allQueries = queries)
         {
-            if (deleted[row] != 0) continue;
-            var x = new ReadOnlySpan<float>(vectors + row * Dim, Dim);
-            float distance = l2 ? Distances.SquaredL2(q, x) : 1f - Distances.Dot(q, x);
-            if (distance < top.Threshold) top.Add(distance, part.BaseRow + row);
+            for (long tile = start; tile < end; tile += TileRows)
+            {
+                long tileEnd = Math.Min(end, tile + TileRows);
+                for (int q = 0; q < tops.Length; q++)
+                {
+                    float* query = allQueries + (long)q * Dim;
+                    var top = tops[q];
+                    float threshold = top.Threshold;
+                    long row = tile;
+                    for (; tops.Length > 1 && row + 4 <= tileEnd; row += 4)
+                    {
+                        Distances.Four(l2, query, vectors + row * Dim, Dim, four);
+                        for (int j = 0; j < 4; j++)
+                        {
+                            if (four[j] >= threshold || deleted[row + j] != 0) continue;
+                            top.Add(four[j], part.BaseRow + row + j);
+                            threshold = top.Threshold;
+                        }
+                    }
+                    for (; row < tileEnd; row++)
+                    {
+                        if (deleted[row] != 0) continue;
+                        var x = new ReadOnlySpan<float>(vectors + row * Dim, Dim);
+                        var qs = new ReadOnlySpan<float>(query, Dim);
+                        float distance = l2 ? Distances.SquaredL2(qs, x) : 1f - Distances.Dot(qs, x);
+                        if (distance < threshold)
+                        {
+                            top.Add(distance, part.BaseRow + row);
+                            threshold = top.Threshold;
+                        }
+                    }
+                }
+            }
         }
     }
 
