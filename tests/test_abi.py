@@ -113,3 +113,16 @@ def test_cancel_from_another_thread_raises_cancelled(tmp_path):
     job.cancel()
     with pytest.raises(vegafs.CancelledError):
         list(job.batches())
+
+
+def test_the_x86_64_v3_build_is_loaded_on_cpus_that_have_its_features(monkeypatch):
+    from vegafs import _native
+    package = Path(_native.__file__).parent
+    monkeypatch.delenv("VEGAFS_LIBRARY", raising=False)
+    chosen = _native.library_path()
+    if (package / "libvega-x86-64-v3.so").exists() and _native._cpu_has_x86_64_v3():
+        assert chosen.endswith("libvega-x86-64-v3.so")
+    else:
+        assert chosen.endswith("libvega.so")
+    monkeypatch.setenv("VEGAFS_LIBRARY", "/elsewhere/libvega.so")
+    assert _native.library_path() == "/elsewhere/libvega.so"

@@ -247,3 +247,43 @@ while True:
             assert store.query(np.zeros(32, np.float32), k=1)[0].distances[0] == 32.0
         before = count
     assert before > 0
+
+
+def test_the_baseline_library_gives_the_same_results_as_the_x86_64_v3_build(tmp_path):
+    """The SSE-only build (no AVX2 kernels) that CPUs without x86-64-v3 load, checked in a child process."""
+    from vegafs import _native
+    baseline = Path(_native.__file__).parent / "libvega.so"
+    code = f"""
+import numpy as np, vegafs, hashlib, zlib
+rng = np.random.default_rng(5)
+data = rng.standard_normal((700, 37)).astype(np.float32)
+queries = rng.standard_normal((9, 37)).astype(np.float32)
+for metric in ("cosine", "l2", "ip"):
+    store = vegafs.VectorStore({str(tmp_path)!r} + "/" + metric, dim=37, metric=metric)
+    ids = store.add(data)
+    for k, batch in ((5, queries), (3, queries[:1])):
+        for q, result in zip(batch, store.query(batch, k=k)):
+            x = data.astype(np.float64); v = q.astype(np.float64)
+            if metric == "cosine":
+                d = 1 - (x / np.linalg.norm(x, axis=1, keepdims=True)) @ (v / np.linalg.norm(v))
+            elif metric == "ip":
+                d = 1 - x @ v
+            else:
+                d = ((x - v) ** 2).sum(1)
+            assert result.ids == [ids[i] for i in np.argsort(d, kind="stable")[:k]], metric
+blob = rng.bytes(300_001)
+assert vegafs.hash_bytes(blob, "sha256") == hashlib.sha256(blob).hexdigest()
+assert vegafs.hash_bytes(blob, "crc32") == format(zlib.crc32(blob), "08x")
+try:
+    import xxhash
+except ImportError:
+    pass
+else:
+    assert vegafs.hash_bytes(blob, "xxh3_64") == xxhash.xxh3_64(blob).hexdigest()
+    assert vegafs.hash_bytes(blob, "xxh3_128") == xxhash.xxh3_128(blob).hexdigest()
+print(vegafs.native_info()["library"])
+"""
+    env = {**os.environ, "VEGAFS_LIBRARY": str(baseline)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(baseline)

@@ -45,9 +45,32 @@ def _package_dir() -> Path:
     return Path(__file__).resolve().parent
 
 
+_V3_LIBRARY_FILE = "libvega-x86-64-v3.so"
+# x86-64-v3's features as /proc/cpuinfo names them (lzcnt is "abm"; osxsave is implied by avx in the list).
+_V3_FLAGS = frozenset({"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"})
+
+
+def _cpu_has_x86_64_v3() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return _V3_FLAGS <= set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return False
+
+
 def library_path() -> str:
-    """Where the native library is loaded from: ``$VEGAFS_LIBRARY`` or the package directory."""
-    return os.environ.get("VEGAFS_LIBRARY") or str(_package_dir() / _LIBRARY_FILE)
+    """Where the native library is loaded from: ``$VEGAFS_LIBRARY``, else the package's x86-64-v3 build
+    (AVX2/FMA kernels) on CPUs that have those features, else its baseline build."""
+    chosen = os.environ.get("VEGAFS_LIBRARY")
+    if chosen:
+        return chosen
+    v3 = _package_dir() / _V3_LIBRARY_FILE
+    if v3.exists() and _cpu_has_x86_64_v3():
+        return str(v3)
+    return str(_package_dir() / _LIBRARY_FILE)
 
 
 def _load() -> tuple[Any, Any, str]:
