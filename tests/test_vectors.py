@@ -2,6 +2,7 @@
 and upserts, numpy input rules, bad input, corruption, locking, concurrency and kill -9 during adds."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -287,3 +288,77 @@ print(vegafs.native_info()["library"])
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str(baseline)
+
+
+def test_the_hashing_embedder_is_deterministic_normalized_and_similarity_aware():
+    embed = vegafs.HashingEmbedder(dim=256)
+    a, b, c, a2 = embed(["The quick brown fox", "the QUICK brown foxes", "stock market report", "The quick brown fox"])
+    np.testing.assert_array_equal(a, a2)
+    np.testing.assert_allclose([np.linalg.norm(v) for v in (a, b, c)], 1, rtol=1e-6)
+    assert float(a @ b) > 0.6 > float(a @ c)
+    code = "import vegafs; print(vegafs.HashingEmbedder(dim=64)(['same text everywhere'])[0][:8].tolist())"
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout for _ in range(2)}
+    assert len(runs) == 1 and runs.pop().startswith("[")  # equal across processes (no hash randomization)
+    with pytest.raises(ValueError, match="no words"):
+        embed(["  !!  "])
+    with pytest.raises(TypeError):
+        embed([b"bytes"])  # type: ignore[list-item]
+
+
+def test_add_texts_and_text_queries_with_the_builtin_or_a_custom_embedder(tmp_path):
+    store = vegafs.VectorStore(tmp_path / "s", dim=128)
+    ids = store.add_texts(["apples and oranges", "engines and gearboxes", "orange juice"],
+                          metadata=[{"n": 1}, {"n": 2}, {"n": 3}])
+    [result] = store.query("oranges", k=2)
+    assert set(result.ids) == {ids[0], ids[2]} and result.documents[0] in ("apples and oranges", "orange juice")
+    assert [r.ids[0] for r in store.query(["gearbox engine", "apple"], k=1)] == [ids[1], ids[0]]
+    with pytest.raises(TypeError, match="list of str"):
+        store.add_texts("one text")  # type: ignore[arg-type]
+    custom = vegafs.VectorStore(tmp_path / "c", dim=2, metric="l2", embedder=lambda texts: [[len(t), 0] for t in texts])
+    custom.add_texts(["a", "abcd"], ids=["short", "long"])
+    assert custom.query("abc", k=1)[0].ids == ["long"]
+    broken = vegafs.VectorStore(tmp_path / "b", dim=3, embedder=lambda texts: np.ones((len(texts), 2)))
+    with pytest.raises(ValueError, match="embedder returned shape"):
+        broken.add_texts(["x"])
+
+
+def test_the_vexfs_sdk_module(tmp_path):
+    from vegafs import vexfs
+    vexfs.init(tmp_path / "vexfs")
+    try:
+        greeting = vexfs.add("Hello world", {"type": "greeting", "lang": "en"})
+        vexfs.add("The quick brown fox jumps over the lazy dog", {"type": "pangram"})
+        [best] = vexfs.query("hello world", top_k=1)
+        assert best["id"] == greeting and best["metadata"] == {"type": "greeting", "lang": "en"}
+        assert best["document"] == "Hello world" and best["distance"] < 1e-5
+        vector = vegafs.HashingEmbedder(384)(["quick fox"])[0]
+        assert vexfs.query(vector, top_k=1)[0]["metadata"] == {"type": "pangram"}
+        vexfs.delete(greeting)
+        assert all(r["id"] != greeting for r in vexfs.query("hello world", top_k=5))
+        with pytest.raises(KeyError):
+            vexfs.delete(greeting)
+    finally:
+        vexfs.close()
+    with pytest.raises(RuntimeError, match="init"):
+        vexfs.add("x")
+
+
+def test_cli_vectors_add_query_delete_info(tmp_path):
+    store = str(tmp_path / "s")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "vegafs", "vectors", *a], capture_output=True,  # noqa: E731
+                                    text=True, timeout=60)
+    added = run("add", store, "--text", "red apples", "--text", "blue whales", "--id", "r", "--id", "b",
+                "--metadata", '{"color": "red"}', "--metadata", '{"color": "blue"}')
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.split() == ["r", "b"]
+    info = run("info", store, "--json")
+    assert json.loads(info.stdout) == {"path": store, "dim": 384, "metric": "cosine", "count": 2}
+    hits = json.loads(run("query", store, "--text", "whales", "-k", "1", "--json").stdout)
+    assert hits[0]["id"] == "b" and hits[0]["metadata"] == {"color": "blue"}
+    np.save(tmp_path / "v.npy", np.eye(3, dtype=np.float32))
+    assert run("add", str(tmp_path / "n"), "--npy", str(tmp_path / "v.npy"), "--id", "x", "--id", "y", "--id", "z",
+               "--metric", "l2").returncode == 0
+    assert run("query", str(tmp_path / "n"), "--vector", "0,1,0", "-k", "1").stdout.split()[1] == "y"
+    assert run("delete", store, "r").stdout.strip() == "deleted 1"
+    missing = run("delete", store, "r")
+    assert missing.returncode == 2 and "unknown ids: r" in missing.stderr

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import uuid
+import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Union
 
 from . import _native
 from .errors import InvalidArgumentError, VectorStoreError
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
 Metadata = Mapping[str, Any]
 IdLike = Union[str, int]
 _ERRNO_CORRUPT, _ERRNO_BUSY = 5, 16
+_WORD = re.compile(r"\w+")
+Embedder = Callable[[Sequence[str]], Any]
 
 
 def _numpy() -> Any:
@@ -53,6 +57,55 @@ class Record:
     document: str | None
 
 
+class HashingEmbedder:
+    """A deterministic text embedder that needs no model: feature hashing of lowercase word tokens
+    (weight 1) and of character n-grams of each word padded with spaces (weight 0.5), each feature
+    hashed with CRC-32 to a dimension and a sign, then L2-normalized. Equal texts give equal vectors on
+    every machine; texts sharing words or word pieces come out close. Good for offline tests and
+    keyword-like similarity, not a substitute for a semantic model: any callable taking a list of str
+    and returning an (n, dim) array can replace it."""
+
+    def __init__(self, dim: int = 384, ngrams: tuple[int, int] = (3, 5)) -> None:
+        if not isinstance(dim, int) or dim < 1:
+            raise ValueError(f"dim must be a positive integer, not {dim!r}")
+        low, high = ngrams
+        if not 1 <= low <= high:
+            raise ValueError(f"ngrams must be (low, high) with 1 <= low <= high, not {ngrams!r}")
+        self.dim = dim
+        self.ngrams = (low, high)
+
+    def __repr__(self) -> str:
+        return f"HashingEmbedder(dim={self.dim}, ngrams={self.ngrams})"
+
+    def __call__(self, texts: Sequence[str]) -> "np.ndarray[Any, Any]":
+        numpy = _numpy()
+        out: "np.ndarray[Any, Any]" = numpy.zeros((len(texts), self.dim), dtype=numpy.float32)
+        low, high = self.ngrams
+        for row, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"texts[{row}] must be a str, not {type(text).__name__}")
+            words = _WORD.findall(text.lower())
+            if not words:
+                raise ValueError(f"texts[{row}] has no words to embed: {text[:40]!r}")
+            vector = out[row]
+            for word in words:
+                self._add(vector, "w:" + word, 1.0)
+                padded = f" {word} "
+                for n in range(low, high + 1):
+                    for start in range(len(padded) - n + 1):
+                        self._add(vector, "c:" + padded[start:start + n], 0.5)
+            norm = float(numpy.linalg.norm(vector))
+            if norm == 0:  # every feature cancelled out (signs): rare, but a zero vector has no direction
+                self._add(vector, "t:" + text, 1.0)
+                norm = float(numpy.linalg.norm(vector))
+            vector /= norm
+        return out
+
+    def _add(self, vector: Any, feature: str, weight: float) -> None:
+        h = zlib.crc32(feature.encode("utf-8", "surrogatepass"))
+        vector[h % self.dim] += weight if h & 0x80000000 else -weight
+
+
 class VectorStore:
     """A persistent vector store in the directory ``path`` (created with ``dim`` if it has none).
 
@@ -63,7 +116,7 @@ class VectorStore:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, dim: int | None = None, metric: str = "cosine",
-                 index: str = "flat", read_only: bool = False) -> None:
+                 index: str = "flat", embedder: Embedder | None = None, read_only: bool = False) -> None:
         if index != "flat":
             raise ValueError(f"index must be 'flat' (exact search), not {index!r}")
         if metric not in _native.METRICS:
@@ -83,6 +136,9 @@ class VectorStore:
         self.dim: int = info[0]
         self.metric: str = next(name for name, code in _native.METRICS.items() if code == info[1])
         self.read_only = read_only
+        self.embedder: Embedder = HashingEmbedder(self.dim)
+        if embedder is not None:
+            self.embedder = embedder
         self._lock = threading.Lock()  # orders this object's own writes; queries do not take it
 
     def __len__(self) -> int:
@@ -133,6 +189,20 @@ class VectorStore:
                 raise _store_error(error) from None
         return names
 
+    def add_texts(self, texts: Sequence[str], metadata: Sequence[Metadata | None] | None = None,
+                  ids: Iterable[IdLike] | None = None) -> list[str]:
+        """Embeds ``texts`` with :attr:`embedder` and adds them, each text stored as the row's document."""
+        if isinstance(texts, str):
+            raise TypeError("texts must be a list of str; wrap a single text in a list")
+        return self.add(self._embed(list(texts)), ids, metadata, list(texts))
+
+    def _embed(self, texts: list[str]) -> Any:
+        vectors = self._np.asarray(self.embedder(texts))
+        if vectors.shape != (len(texts), self.dim):
+            raise ValueError(f"the embedder returned shape {vectors.shape} for {len(texts)} texts; the store needs "
+                             f"({len(texts)}, {self.dim})")
+        return vectors
+
     def delete(self, ids: Iterable[IdLike], *, missing_ok: bool = False) -> int:
         """Deletes rows by id: gone from results at once (the space is reclaimed by compaction). An unknown
         id raises KeyError and deletes nothing, unless ``missing_ok``. Returns how many were deleted."""
@@ -148,11 +218,15 @@ class VectorStore:
     # --- reading ---
 
     def query(self, vectors: Any, k: int = 10, *, threads: int | None = None) -> list[QueryResult]:
-        """The ``k`` nearest rows of each query vector (an (n, dim) array, or one vector), closest first:
-        one :class:`QueryResult` per query. Fewer than k when the store holds fewer rows."""
+        """The ``k`` nearest rows of each query, closest first: one :class:`QueryResult` per query. Queries
+        are an (n, dim) array, one vector, or text (a str or a list of str, embedded with
+        :attr:`embedder`). Fewer than k results when the store holds fewer rows."""
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a positive integer, not {k!r}")
         np = self._np
+        if isinstance(vectors, str) or (isinstance(vectors, (list, tuple)) and vectors and
+                                        all(isinstance(v, str) for v in vectors)):
+            vectors = self._embed([vectors] if isinstance(vectors, str) else list(vectors))
         queries = self._matrix(vectors, "queries")
         count = queries.shape[0]
         distances = np.empty((count, k), dtype=np.float32)

@@ -122,6 +122,34 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--threads", type=int, default=None, help="worker threads (default: one per CPU)")
     p.add_argument("--json", action="store_true", help="JSON lines: one object per line (or per file with -c/-l)")
 
+    p = commands.add_parser("vectors", help="add to, query, delete from or describe a vector store",
+                            description="A persistent vector store (docs/vectors.md). Texts are embedded with "
+                                        "the built-in hashing embedder.")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = actions.add_parser("info", help="dim, metric and size of STORE")
+    a.add_argument("store")
+    a.add_argument("--json", action="store_true")
+    a = actions.add_parser("add", help="add texts (embedded) or vectors from a .npy file")
+    a.add_argument("store")
+    source = a.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", action="append", metavar="TEXT", help="a text to embed and store; repeatable")
+    source.add_argument("--npy", metavar="FILE", help="an (n, dim) array saved with numpy.save")
+    a.add_argument("--id", action="append", metavar="ID", help="ids, one per row (default: new UUIDs)")
+    a.add_argument("--metadata", action="append", metavar="JSON", help="a JSON object per row")
+    a.add_argument("--dim", type=int, default=None, help="dim when creating the store (default 384 for texts)")
+    a.add_argument("--metric", default="cosine", choices=["cosine", "l2", "ip"], help="metric when creating it")
+    a = actions.add_parser("query", help="the K nearest rows to a text or a vector")
+    a.add_argument("store")
+    source = a.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", metavar="TEXT")
+    source.add_argument("--vector", metavar="V1,V2,...", help="comma-separated numbers")
+    a.add_argument("-k", type=int, default=10)
+    a.add_argument("--json", action="store_true")
+    a = actions.add_parser("delete", help="delete rows by id")
+    a.add_argument("store")
+    a.add_argument("ids", nargs="+", metavar="ID")
+    a.add_argument("--missing-ok", action="store_true", help="skip unknown ids instead of failing")
+
     p = commands.add_parser("info", help="show what the file system knows about each PATH")
     p.add_argument("paths", nargs="+", metavar="PATH", help="file, directory or link (or fsspec URL)")
     p.add_argument("--no-follow", action="store_true", help="describe symlinks themselves, not their targets")
@@ -166,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _info(args)
         if args.command in ("search", "grep"):
             return _search(args)
+        if args.command == "vectors":
+            return _vectors(args)
         return _walk(args, progress)
     except BrokenPipeError:
         # The reader went away (e.g. `vegafs walk . | head`): stop quietly, as find and fd do.
@@ -389,6 +419,40 @@ def _print_lines(out: BinaryIO, results: Any, as_json: bool, with_path: bool, co
         prefix = os.fsencode(record.path) + mark if with_path else b""
         out.write(prefix + str(record.line_number).encode() + mark + record.line + b"\n")
     return matched
+
+
+def _vectors(args: argparse.Namespace) -> int:
+    from ._vectors import VectorStore
+    if args.action == "add":
+        import numpy
+        vectors = numpy.load(args.npy) if args.npy else None
+        dim = args.dim or (vectors.shape[-1] if vectors is not None else 384)
+        metadata = [json.loads(m) for m in args.metadata] if args.metadata else None
+        with VectorStore(args.store, dim=dim, metric=args.metric) as store:
+            ids = store.add_texts(args.text, metadata, args.id) if args.text else store.add(vectors, args.id, metadata)
+        print("\n".join(ids))
+        return EXIT_OK
+    with VectorStore(args.store, read_only=args.action != "delete") as store:
+        if args.action == "info":
+            info = {"path": store.path, "dim": store.dim, "metric": store.metric, "count": len(store)}
+            print(json.dumps(info) if args.json else "\n".join(f"{k:<7} {v}" for k, v in info.items()))
+        elif args.action == "query":
+            query: object = args.text if args.text is not None else [float(v) for v in args.vector.split(",")]
+            [result] = store.query(query, k=args.k)
+            rows: list[dict[str, Any]] = [{"id": i, "distance": float(d), "metadata": m, "document": doc}
+                    for i, d, m, doc in zip(result.ids, result.distances, result.metadata, result.documents)]
+            if args.json:
+                print(json.dumps(rows))
+            for row in [] if args.json else rows:
+                print(f"{row['distance']:.6f}  {row['id']}  {json.dumps(row['metadata']) if row['metadata'] else ''}"
+                      f"  {(row['document'] or '')[:80]}".rstrip())
+        else:
+            try:
+                print(f"deleted {store.delete(args.ids, missing_ok=args.missing_ok)}")
+            except KeyError as error:
+                print(f"vegafs: {error.args[0]}", file=sys.stderr)
+                return EXIT_FAILED
+    return EXIT_OK
 
 
 def _load_patterns(files: list[str]) -> list[FileStructurePattern]:

@@ -200,10 +200,13 @@ public static class Distances
     /// <summary>Scales <paramref name="vector"/> to length 1 in place; false for the zero vector (left as is).</summary>
     public static bool Normalize(Span<float> vector)
     {
-        float norm = MathF.Sqrt(Dot(vector, vector));
-        if (norm == 0 || !float.IsFinite(norm)) return false;
-        float scale = 1f / norm;
-        for (int i = 0; i < vector.Length; i++) vector[i] *= scale;
+        // In double: a float sum of squares overflows for components near 1e19 and underflows near 1e-23,
+        // which would call finite, nonzero vectors zero.
+        double sum = 0;
+        foreach (float value in vector) sum += (double)value * value;
+        double norm = Math.Sqrt(sum);
+        if (norm == 0 || !double.IsFinite(norm)) return false;
+        for (int i = 0; i < vector.Length; i++) vector[i] = (float)(vector[i] / norm);
         return true;
     }
 }
@@ -216,7 +219,8 @@ public sealed class TopK(int k)
 
     public int Count { get; private set; }
 
-    /// <summary>Distances at or above this cannot enter (infinity until k pairs are held).</summary>
+    /// <summary>Distances above this cannot enter (infinity until k pairs are held); an equal one enters
+    /// only with a lower row, so results do not depend on the order rows are offered in.</summary>
     public float Threshold => Count < k ? float.PositiveInfinity : _distances[0];
 
     public void Add(float distance, long row)
@@ -228,7 +232,7 @@ public sealed class TopK(int k)
             _rows[at] = row;
             SiftUp(at);
         }
-        else if (distance < _distances[0])
+        else if (distance < _distances[0] || (distance == _distances[0] && row < _rows[0]))
         {
             _distances[0] = distance;
             _rows[0] = row;

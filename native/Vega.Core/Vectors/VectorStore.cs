@@ -219,6 +219,7 @@ public sealed class VectorStore : IDisposable
                 // Back out of memory too, so the store stays what the disk says.
                 foreach (long row in replaced) Unmark(before, row);
                 segment.Dispose();
+                File.Delete(segment.Path); // else the next add's segment name is taken
                 throw;
             }
             // Published only now: a reader never sees a segment the manifest does not name.
@@ -297,6 +298,7 @@ public sealed class VectorStore : IDisposable
         {
             if (row < 0) { texts.Add([]); texts.Add([]); texts.Add([]); continue; }
             var (part, local) = Locate(parts, row);
+            if (part.Deleted[local] != 0) { texts.Add([]); texts.Add([]); texts.Add([]); continue; }
             texts.Add(part.Segment.Id(local).ToArray());
             texts.Add(part.Segment.Metadata(local).ToArray());
             texts.Add(part.Segment.Document(local).ToArray());
@@ -397,7 +399,7 @@ public sealed class VectorStore : IDisposable
                         Distances.Four(l2, query, vectors + row * Dim, Dim, four);
                         for (int j = 0; j < 4; j++)
                         {
-                            if (four[j] >= threshold || deleted[row + j] != 0) continue;
+                            if (four[j] > threshold || deleted[row + j] != 0) continue;
                             top.Add(four[j], part.BaseRow + row + j);
                             threshold = top.Threshold;
                         }
@@ -408,7 +410,7 @@ public sealed class VectorStore : IDisposable
                         var x = new ReadOnlySpan<float>(vectors + row * Dim, Dim);
                         var qs = new ReadOnlySpan<float>(query, Dim);
                         float distance = l2 ? Distances.SquaredL2(qs, x) : 1f - Distances.Dot(qs, x);
-                        if (distance < threshold)
+                        if (distance <= threshold)
                         {
                             top.Add(distance, part.BaseRow + row);
                             threshold = top.Threshold;
