@@ -362,3 +362,81 @@ def test_cli_vectors_add_query_delete_info(tmp_path):
     assert run("delete", store, "r").stdout.strip() == "deleted 1"
     missing = run("delete", store, "r")
     assert missing.returncode == 2 and "unknown ids: r" in missing.stderr
+
+
+def _passes(meta: dict | None, flt: dict) -> bool:
+    """A Python model of the filter rules (docs/vectors.md)."""
+    meta = meta or {}
+    def same(a, b):
+        return type(a) is type(b) or (isinstance(a, (int, float)) and isinstance(b, (int, float))
+                                       and not isinstance(a, bool) and not isinstance(b, bool))
+    def test(key, op, operand):
+        if key not in meta:
+            return op in ("$ne", "$nin")
+        value = meta[key]
+        if op == "$eq":
+            return same(value, operand) and value == operand
+        if op == "$ne":
+            return not (same(value, operand) and value == operand)
+        if op in ("$in", "$nin"):
+            found = any(same(value, o) and value == o for o in operand)
+            return found != (op == "$nin")
+        if not same(value, operand) or isinstance(value, bool) or value is None:
+            return False
+        return {"$gt": value > operand, "$gte": value >= operand, "$lt": value < operand, "$lte": value <= operand}[op]
+    for key, cond in flt.items():
+        if key == "$and":
+            if not all(_passes(meta, f) for f in cond):
+                return False
+        elif key == "$or":
+            if not any(_passes(meta, f) for f in cond):
+                return False
+        elif isinstance(cond, dict):
+            if not all(test(key, op, operand) for op, operand in cond.items()):
+                return False
+        elif not test(key, "$eq", cond):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("flt", [
+    {"color": "red"}, {"color": {"$ne": "red"}}, {"size": {"$gte": 3, "$lt": 7}}, {"size": {"$gt": 8.5}},
+    {"color": {"$in": ["red", "blue"]}}, {"color": {"$nin": ["red"]}}, {"flag": True}, {"flag": False},
+    {"color": "green", "size": {"$lte": 4}}, {"$or": [{"color": "red"}, {"size": 9}]},
+    {"$and": [{"flag": True}, {"$or": [{"color": "blue"}, {"name": {"$gte": "m"}}]}]}, {"maybe": None},
+    {"size": "3"}, {"absent": {"$ne": 1}}, {"tags": "x"},
+])
+def test_metadata_filters_select_the_same_rows_as_a_python_model(tmp_path, flt):
+    rng = np.random.default_rng(11)
+    data = rng.standard_normal((400, 8)).astype(np.float32)
+    colors = ["red", "green", "blue"]
+    metadata = []
+    for i in range(400):
+        meta = {"color": colors[i % 3], "size": i % 10 + (0.5 if i % 7 == 0 else 0), "flag": i % 2 == 0,
+                "name": f"{'abmz'[i % 4]}{i}", "tags": ["x"]}
+        if i % 5 == 0:
+            meta["maybe"] = None
+        metadata.append(None if i % 11 == 0 else meta)
+    store = vegafs.VectorStore(tmp_path / "s", dim=8, metric="l2")
+    ids = store.add(data[:250], metadata=metadata[:250]) + store.add(data[250:], metadata=metadata[250:])
+    store.delete([ids[3], ids[260]])
+    alive = [i for i in range(400) if i not in (3, 260)]
+    query = rng.standard_normal(8).astype(np.float32)
+    allowed = [i for i in alive if _passes(metadata[i], flt)]
+    distances = ((data.astype(np.float64) - query) ** 2).sum(1)
+    expected = [ids[i] for i in sorted(allowed, key=lambda i: distances[i])[:25]]
+    [result] = store.query(query, k=25, filter=flt)
+    assert result.ids == expected
+    assert all(_passes(m, flt) for m in result.metadata)
+
+
+def test_bad_filters_are_refused_with_the_place(tmp_path):
+    store = vegafs.VectorStore(tmp_path / "s", dim=2)
+    store.add([[1, 0]], metadata=[{"a": 1}])
+    for flt, message in [({"a": {"$regex": "x"}}, r"filter.a.\$regex: unknown operator"),
+                         ({"$or": []}, "non-empty list"), ({"a": [1, 2]}, "strings, numbers, booleans or null"),
+                         ({"a": {"$gt": True}}, "number or a string"), ({}, "empty"), ({"$not": {}}, "unknown operator")]:
+        with pytest.raises(ValueError, match=message):
+            store.query([1, 0], filter=flt)
+    with pytest.raises(TypeError):
+        store.query([1, 0], filter="a == 1")  # type: ignore[arg-type]

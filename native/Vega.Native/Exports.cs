@@ -17,7 +17,7 @@ namespace Vega.Native;
 public static unsafe class Exports
 {
     /// <summary>Bump on any change to vega.h; the Python package refuses a library with another value.</summary>
-    public const int AbiVersion = 6;
+    public const int AbiVersion = 7;
 
     private static readonly byte* s_version = StaticString(
         typeof(Exports).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
@@ -407,14 +407,17 @@ public static unsafe class Exports
     }
 
     [UnmanagedCallersOnly(EntryPoint = "vega_store_search")]
-    public static int StoreSearch(long store, float* queries, long count, int k, int threads, float* distances, long* rows)
+    public static int StoreSearch(long store, float* queries, long count, int k, byte* filter, nuint filterLength, int threads,
+                                  float* distances, long* rows)
     {
         try
         {
             if (queries == null || distances == null || rows == null) return Status.Invalid("null pointer argument");
             if (count < 1 || k < 1 || (long)count * k > int.MaxValue) return Status.Invalid("count and k must be >= 1 (and count * k < 2^31)");
             if (!Handles.TryGet(store, out VectorStore target)) return Status.Invalid("not a live vector store");
-            target.Search(queries, count, k, threads, new Span<float>(distances, (int)(count * k)), new Span<long>(rows, (int)(count * k)));
+            var predicate = filter == null ? null : MetadataFilter.Parse(new ReadOnlySpan<byte>(filter, (int)filterLength));
+            target.Search(queries, count, k, threads, new Span<float>(distances, (int)(count * k)), new Span<long>(rows, (int)(count * k)),
+                          predicate);
             return Status.Ok;
         }
         catch (Exception e) { return StoreStatus(e); }

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 /* BEGIN CDEF */
-#define VEGA_ABI_VERSION 6
+#define VEGA_ABI_VERSION 7
 
 /* Status codes. */
 #define VEGA_OK 0
@@ -368,9 +368,10 @@ int32_t vega_store_add(int64_t store, const float* vectors, int64_t count, const
                        const uint8_t* metadata, size_t metadata_size, const uint8_t* documents,
                        size_t documents_size, int32_t flags);
 /* Exact k nearest live rows of each query (count x dim): count x k distances (ascending) and rows;
-   slots past the live count get +inf and -1. */
-int32_t vega_store_search(int64_t store, const float* queries, int64_t count, int32_t k, int32_t threads,
-                          float* distances, int64_t* rows);
+   slots past the rows found get +inf and -1. filter (NULL: none) is a JSON metadata filter
+   (docs/vectors.md: equality, $in/$nin, $ne, $gt/$gte/$lt/$lte, $and/$or), applied during the scan. */
+int32_t vega_store_search(int64_t store, const float* queries, int64_t count, int32_t k, const uint8_t* filter,
+                          size_t filter_length, int32_t threads, float* distances, int64_t* rows);
 /* One VEGA_TABLE_STORE_ROWS table for the given rows (-1 allowed), in order. */
 int32_t vega_store_fetch(int64_t store, const int64_t* rows, int64_t count, vega_report** report);
 /* The row of each id (count NUL-terminated strings), -1 where unknown. */

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 from . import errors
 from ._paths import ENCODE_ERRORS, ENCODING, splitter
 
-ABI_VERSION = 6
+ABI_VERSION = 7
 _LIBRARY_FILE = "libvega.so"
 _HEADER_FILE = "vega.h"
 _POLL_MS = 50
@@ -598,9 +598,12 @@ class NativeStore:
                                  docs_blob, 0 if documents is None else len(docs_blob),
                                  STORE_UPSERT if upsert else 0))
 
-    def search(self, queries: Any, count: int, k: int, threads: int | None, distances: Any, rows: Any) -> None:
+    def search(self, queries: Any, count: int, k: int, filter: bytes | None, threads: int | None, distances: Any,
+               rows: Any) -> None:
         ffi, lib = native()
-        check(lib.vega_store_search(self.id, ffi.from_buffer("float[]", queries), count, k, threads or 0,
+        check(lib.vega_store_search(self.id, ffi.from_buffer("float[]", queries), count, k,
+                                    ffi.NULL if filter is None else filter, 0 if filter is None else len(filter),
+                                    threads or 0,
                                     ffi.from_buffer("float[]", distances, require_writable=True),
                                     ffi.from_buffer("int64_t[]", rows, require_writable=True)))
 

@@ -217,10 +217,15 @@ class VectorStore:
 
     # --- reading ---
 
-    def query(self, vectors: Any, k: int = 10, *, threads: int | None = None) -> list[QueryResult]:
+    def query(self, vectors: Any, k: int = 10, *, filter: Mapping[str, Any] | None = None,
+              threads: int | None = None) -> list[QueryResult]:
         """The ``k`` nearest rows of each query, closest first: one :class:`QueryResult` per query. Queries
         are an (n, dim) array, one vector, or text (a str or a list of str, embedded with
-        :attr:`embedder`). Fewer than k results when the store holds fewer rows."""
+        :attr:`embedder`). Fewer than k results when fewer rows exist or pass ``filter``.
+
+        ``filter`` selects rows by metadata, natively during the scan (docs/vectors.md): ``{"kind": "a"}``,
+        ``{"lang": {"$in": ["en", "fr"]}}``, ``{"year": {"$gte": 2000, "$lt": 2010}}``, ``$ne``, ``$nin``,
+        and ``{"$or": [...]}`` / ``{"$and": [...]}``; several keys must all hold."""
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a positive integer, not {k!r}")
         np = self._np
@@ -231,8 +236,16 @@ class VectorStore:
         count = queries.shape[0]
         distances = np.empty((count, k), dtype=np.float32)
         rows = np.empty((count, k), dtype=np.int64)
+        predicate = None
+        if filter is not None:
+            if not isinstance(filter, Mapping):
+                raise TypeError(f"filter must be a dict, not {type(filter).__name__}")
+            try:
+                predicate = json.dumps(dict(filter), allow_nan=False).encode()
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"filter cannot be written as JSON: {exc}") from None
         try:
-            self._store.search(queries, count, k, threads, distances, rows)
+            self._store.search(queries, count, k, predicate, threads, distances, rows)
         except InvalidArgumentError as error:
             raise _store_error(error) from None
         table = self._store.fetch(rows, rows.size)

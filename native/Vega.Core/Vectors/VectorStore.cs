@@ -325,15 +325,28 @@ public sealed class VectorStore : IDisposable
     /// count. Rows are scanned in parallel blocks (<paramref name="threads"/> 0: all processors); each block
     /// is compared with every query while it is in cache, so a batch reads the vectors from memory once.
     /// </summary>
-    public unsafe void Search(float* queries, long count, int k, int threads, Span<float> distances, Span<long> rows)
+    public unsafe void Search(float* queries, long count, int k, int threads, Span<float> distances, Span<long> rows,
+                              MetadataFilter? filter = null)
     {
         if (k < 1) throw new ArgumentException("k must be at least 1");
         using var reading = Reading();
         var parts = _parts;
-        var blocks = new List<(Part Part, long Start, long End)>();
+        var blocks = new List<(Part Part, byte[] Skip, long Start, long End)>();
         foreach (var part in parts)
+        {
+            // Rows to pass over: deleted ones, and with a filter those it refuses (evaluated once per segment).
+            byte[] skip = part.Deleted;
+            if (filter is not null)
+            {
+                var admitted = new byte[part.Segment.Count];
+                for (int i = 0; i < admitted.Length; i++) admitted[i] = (byte)(skip[i] ^ 1);
+                filter.Apply(part.Segment, admitted);
+                skip = admitted;
+                for (int i = 0; i < skip.Length; i++) skip[i] ^= 1;
+            }
             for (long start = 0; start < part.Segment.Count; start += BlockRows)
-                blocks.Add((part, start, Math.Min(part.Segment.Count, start + BlockRows)));
+                blocks.Add((part, skip, start, Math.Min(part.Segment.Count, start + BlockRows)));
+        }
         var prepared = new float[checked(count * Dim)];
         new ReadOnlySpan<float>(queries, prepared.Length).CopyTo(prepared);
         for (long q = 0; q < count; q++)
@@ -350,8 +363,8 @@ public sealed class VectorStore : IDisposable
         var options = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount };
         Parallel.For(0, blocks.Count, options, () => NewTops(count, k), (b, _, local) =>
         {
-            var (part, start, end) = blocks[b];
-            ScanBlock(part, start, end, prepared, local);
+            var (part, skip, start, end) = blocks[b];
+            ScanBlock(part, skip, start, end, prepared, local);
             return local;
         }, local =>
         {
@@ -377,10 +390,9 @@ public sealed class VectorStore : IDisposable
     /// <summary>Rows per tile: a tile (64 x 128 floats = 32 KiB at dim 128) stays in cache across the queries.</summary>
     private const int TileRows = 64;
 
-    private unsafe void ScanBlock(Part part, long start, long end, float[] queries, TopK[] tops)
+    private unsafe void ScanBlock(Part part, byte[] deleted, long start, long end, float[] queries, TopK[] tops)
     {
         float* vectors = part.Segment.Vectors;
-        var deleted = part.Deleted;
         bool l2 = Metric == VectorMetric.L2;
         float* four = stackalloc float[4];
         fixed (float* allQueries = queries)
