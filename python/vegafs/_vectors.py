@@ -206,7 +206,7 @@ class VectorStore:
     def delete(self, ids: Iterable[IdLike], *, missing_ok: bool = False) -> int:
         """Deletes rows by id: gone from results at once (the space is reclaimed by compaction). An unknown
         id raises KeyError and deletes nothing, unless ``missing_ok``. Returns how many were deleted."""
-        names = [_id(i) for i in ([ids] if isinstance(ids, (str, int)) else ids)]
+        names = _ids(ids)
         if not names:
             return 0
         with self._lock:
@@ -263,7 +263,7 @@ class VectorStore:
     def get(self, ids: Iterable[IdLike]) -> list[Record | None]:
         """The stored rows for ``ids``, in order; None for an id that is not in the store."""
         np = self._np
-        names = [_id(i) for i in ([ids] if isinstance(ids, (str, int)) else ids)]
+        names = _ids(ids)
         if not names:
             return []
         rows = np.empty(len(names), dtype=np.int64)
@@ -303,6 +303,11 @@ def _store_error(error: InvalidArgumentError) -> Exception:
     if error.detail in (_ERRNO_CORRUPT, _ERRNO_BUSY):
         return VectorStoreError(message)
     return error
+
+
+def _ids(ids: Iterable[IdLike] | IdLike) -> list[str]:
+    """One id or several, as the stored strings."""
+    return [_id(i) for i in ([ids] if isinstance(ids, (str, int)) else ids)]
 
 
 def _id(value: IdLike) -> str:

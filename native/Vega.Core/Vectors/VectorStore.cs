@@ -419,9 +419,8 @@ public sealed class VectorStore : IDisposable
                     for (; row < tileEnd; row++)
                     {
                         if (deleted[row] != 0) continue;
-                        var x = new ReadOnlySpan<float>(vectors + row * Dim, Dim);
-                        var qs = new ReadOnlySpan<float>(query, Dim);
-                        float distance = l2 ? Distances.SquaredL2(qs, x) : 1f - Distances.Dot(qs, x);
+                        float distance = Distances.Distance(Metric, new ReadOnlySpan<float>(query, Dim),
+                                                            new ReadOnlySpan<float>(vectors + row * Dim, Dim));
                         if (distance <= threshold)
                         {
                             top.Add(distance, part.BaseRow + row);
