@@ -17,7 +17,7 @@ namespace Vega.Native;
 public static unsafe class Exports
 {
     /// <summary>Bump on any change to vega.h; the Python package refuses a library with another value.</summary>
-    public const int AbiVersion = 7;
+    public const int AbiVersion = 8;
 
     private static readonly byte* s_version = StaticString(
         typeof(Exports).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
@@ -351,8 +351,14 @@ public static unsafe class Exports
         catch (Exception e) { return Status.From(e); }
     }
 
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IndexOptionsC
+    {
+        public int Kind, M, EfConstruction, Ef;
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "vega_store_open")]
-    public static int StoreOpen(byte* path, nuint length, int dim, int metric, int flags, long* store)
+    public static int StoreOpen(byte* path, nuint length, int dim, int metric, int flags, IndexOptionsC* index, long* store)
     {
         try
         {
@@ -360,9 +366,13 @@ public static unsafe class Exports
             if ((flags & ~0x3) != 0) return Status.Invalid($"unknown store flags 0x{flags:x}");
             if (metric < -1 || metric > 2) return Status.Invalid($"unknown metric {metric}");
             if (dim < 0) return Status.Invalid("dim must be positive");
+            if (index != null && index->Kind is not (0 or 1)) return Status.Invalid($"unknown index kind {index->Kind}");
             string directory = StrictUtf8(new ReadOnlySpan<byte>(path, (int)length), "the store path");
+            IndexOptions? options = index == null ? null
+                : index->Kind == 0 ? IndexOptions.Flat
+                : new IndexOptions(true, new HnswSettings(index->M, index->EfConstruction, index->Ef));
             *store = Handles.Add(VectorStore.Open(directory, dim, metric < 0 ? null : (VectorMetric)metric,
-                                                  create: (flags & 1) != 0, readOnly: (flags & 2) != 0));
+                                                  create: (flags & 1) != 0, readOnly: (flags & 2) != 0, options));
             return Status.Ok;
         }
         catch (Exception e) { return StoreStatus(e); }
@@ -375,11 +385,18 @@ public static unsafe class Exports
         {
             if (info == null) return Status.Invalid("null pointer argument");
             if (!Handles.TryGet(store, out VectorStore vectors)) return Status.Invalid("not a live vector store");
+            var hnsw = vectors.Hnsw;
             info[0] = vectors.Dim;
             info[1] = (int)vectors.Metric;
             info[2] = vectors.Count;
             info[3] = vectors.Segments;
             info[4] = vectors.ReadOnly ? 1 : 0;
+            info[5] = hnsw is null ? 0 : 1;
+            info[6] = hnsw?.M ?? 0;
+            info[7] = hnsw?.EfConstruction ?? 0;
+            info[8] = hnsw?.Ef ?? 0;
+            info[9] = vectors.IndexedRows;
+            info[10] = vectors.PendingRows;
             return Status.Ok;
         }
         catch (Exception e) { return StoreStatus(e); }
@@ -408,16 +425,78 @@ public static unsafe class Exports
 
     [UnmanagedCallersOnly(EntryPoint = "vega_store_search")]
     public static int StoreSearch(long store, float* queries, long count, int k, byte* filter, nuint filterLength, int threads,
-                                  float* distances, long* rows)
+                                  int ef, int flags, float* distances, long* rows, Report** report)
     {
         try
         {
             if (queries == null || distances == null || rows == null) return Status.Invalid("null pointer argument");
             if (count < 1 || k < 1 || (long)count * k > int.MaxValue) return Status.Invalid("count and k must be >= 1 (and count * k < 2^31)");
+            if ((flags & ~0x1) != 0) return Status.Invalid($"unknown search flags 0x{flags:x}");
             if (!Handles.TryGet(store, out VectorStore target)) return Status.Invalid("not a live vector store");
             var predicate = filter == null ? null : MetadataFilter.Parse(new ReadOnlySpan<byte>(filter, (int)filterLength));
-            target.Search(queries, count, k, threads, new Span<float>(distances, (int)(count * k)), new Span<long>(rows, (int)(count * k)),
-                          predicate);
+            var found = new Span<long>(rows, (int)(count * k));
+            var texts = report == null ? null : new List<byte[]>(found.Length * 3);
+            target.Search(queries, count, k, threads, new Span<float>(distances, found.Length), found, predicate, ef,
+                          exact: (flags & 1) != 0, texts);
+            if (report != null) *report = Report.From([new ResultTable(StoreRowsTable, 1, found.ToArray(), texts!, 3)]);
+            return Status.Ok;
+        }
+        catch (Exception e) { return StoreStatus(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_store_index")]
+    public static int StoreIndex(long store, long maxRows, int threads, long* pending)
+    {
+        try
+        {
+            if (pending == null) return Status.Invalid("null pointer argument");
+            if (!Handles.TryGet(store, out VectorStore target)) return Status.Invalid("not a live vector store");
+            *pending = target.IndexPending(maxRows, threads);
+            return Status.Ok;
+        }
+        catch (Exception e) { return StoreStatus(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_store_flush")]
+    public static int StoreFlush(long store)
+    {
+        try
+        {
+            if (!Handles.TryGet(store, out VectorStore target)) return Status.Invalid("not a live vector store");
+            target.Flush();
+            return Status.Ok;
+        }
+        catch (Exception e) { return StoreStatus(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_store_compact")]
+    public static int StoreCompact(long store, long* reclaimed)
+    {
+        try
+        {
+            if (reclaimed == null) return Status.Invalid("null pointer argument");
+            if (!Handles.TryGet(store, out VectorStore target)) return Status.Invalid("not a live vector store");
+            *reclaimed = target.Compact();
+            return Status.Ok;
+        }
+        catch (Exception e) { return StoreStatus(e); }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_store_snapshot")]
+    public static int StoreSnapshot(long store, int op, byte* name, nuint length)
+    {
+        try
+        {
+            if (name == null) return Status.Invalid("null pointer argument");
+            if (op is < 0 or > 2) return Status.Invalid($"unknown snapshot operation {op}");
+            if (!Handles.TryGet(store, out VectorStore target)) return Status.Invalid("not a live vector store");
+            string text = StrictUtf8(new ReadOnlySpan<byte>(name, (int)length), "the snapshot name");
+            switch (op)
+            {
+                case 0: target.Snapshot(text); break;
+                case 1: target.Restore(text); break;
+                default: target.DeleteSnapshot(text); break;
+            }
             return Status.Ok;
         }
         catch (Exception e) { return StoreStatus(e); }

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 /* BEGIN CDEF */
-#define VEGA_ABI_VERSION 7
+#define VEGA_ABI_VERSION 8
 
 /* Status codes. */
 #define VEGA_OK 0
@@ -347,6 +347,8 @@ int32_t vega_search_buffer(int64_t searcher, const uint8_t* data, size_t size, c
  * with errno EIO (5) and a message naming the file; a store already open for writing is
  * INVALID_ARGUMENT with errno EBUSY (16); a refused id (duplicate, unknown) is INVALID_ARGUMENT with
  * errno 0 or VEGA_STORE_UNKNOWN_ID. Calls may run on several threads; queries never wait for an add.
+ * An HNSW index covers a prefix of the rows (vega_store_index extends it); rows past it are searched
+ * exactly, so results never miss a row the index has not reached yet.
  */
 #define VEGA_METRIC_COSINE 0   /* 1 - cos; vectors are stored normalized */
 #define VEGA_METRIC_L2 1       /* squared euclidean distance */
@@ -356,22 +358,42 @@ int32_t vega_search_buffer(int64_t searcher, const uint8_t* data, size_t size, c
 #define VEGA_STORE_UPSERT 1    /* vega_store_add: replace rows whose id exists */
 #define VEGA_STORE_MISSING_OK 1 /* vega_store_delete: skip unknown ids instead of refusing the call */
 #define VEGA_STORE_UNKNOWN_ID 3
-#define VEGA_STORE_INFO_FIELDS 5 /* dim, metric, live rows, segments, read-only */
+#define VEGA_STORE_INFO_FIELDS 11 /* dim, metric, live rows, segments, read-only, index kind, M,
+                                     ef_construction, ef, indexed rows, pending rows */
+#define VEGA_INDEX_FLAT 0      /* exact search only */
+#define VEGA_INDEX_HNSW 1      /* an HNSW graph (m, ef_construction, ef) */
+#define VEGA_SEARCH_EXACT 1    /* vega_store_search: compare every row even when the store has a graph */
+#define VEGA_SNAPSHOT_CREATE 0
+#define VEGA_SNAPSHOT_RESTORE 1
+#define VEGA_SNAPSHOT_DELETE 2
+
+typedef struct vega_index_options {
+    int32_t kind;            /* VEGA_INDEX_* */
+    int32_t m;               /* HNSW: links per node (level 0 keeps 2m), 2..256 */
+    int32_t ef_construction; /* HNSW: beam width while inserting */
+    int32_t ef;              /* HNSW: default beam width of a search, saved with the index */
+} vega_index_options;
 #define VEGA_TABLE_STORE_ROWS 30 /* row; texts: id, metadata JSON, document (empty for row -1) */
 
-/* path: UTF-8 directory. dim 0 / metric -1: take them from the existing store. */
-int32_t vega_store_open(const uint8_t* path, size_t length, int32_t dim, int32_t metric, int32_t flags, int64_t* store);
+/* path: UTF-8 directory. dim 0 / metric -1: take them from the existing store. index NULL keeps the
+   store's index (none for a new store); another kind or m/ef_construction starts a new, empty graph. */
+int32_t vega_store_open(const uint8_t* path, size_t length, int32_t dim, int32_t metric, int32_t flags,
+                        const vega_index_options* index, int64_t* store);
 int32_t vega_store_info(int64_t store, int64_t* info);
 /* vectors: count x dim float32, row-major. ids: count NUL-terminated UTF-8 strings; metadata (JSON
    texts) and documents likewise, or NULL for none. All or nothing. */
 int32_t vega_store_add(int64_t store, const float* vectors, int64_t count, const uint8_t* ids, size_t ids_size,
                        const uint8_t* metadata, size_t metadata_size, const uint8_t* documents,
                        size_t documents_size, int32_t flags);
-/* Exact k nearest live rows of each query (count x dim): count x k distances (ascending) and rows;
-   slots past the rows found get +inf and -1. filter (NULL: none) is a JSON metadata filter
-   (docs/vectors.md: equality, $in/$nin, $ne, $gt/$gte/$lt/$lte, $and/$or), applied during the scan. */
+/* k nearest live rows of each query (count x dim): count x k distances (ascending) and rows; slots
+   past the rows found get +inf and -1. Exact without a graph or with VEGA_SEARCH_EXACT; otherwise the
+   graph with beam width max(ef, k) (ef 0: the saved one). filter (NULL: none) is a JSON metadata filter
+   (docs/vectors.md: equality, $in/$nin, $ne, $gt/$gte/$lt/$lte, $and/$or), applied during the search.
+   report (NULL: none) gets the VEGA_TABLE_STORE_ROWS table of the count x k rows, read from the same
+   state as the search (a fetch after it could see a compaction or delete in between). */
 int32_t vega_store_search(int64_t store, const float* queries, int64_t count, int32_t k, const uint8_t* filter,
-                          size_t filter_length, int32_t threads, float* distances, int64_t* rows);
+                          size_t filter_length, int32_t threads, int32_t ef, int32_t flags, float* distances,
+                          int64_t* rows, vega_report** report);
 /* One VEGA_TABLE_STORE_ROWS table for the given rows (-1 allowed), in order. */
 int32_t vega_store_fetch(int64_t store, const int64_t* rows, int64_t count, vega_report** report);
 /* The row of each id (count NUL-terminated strings), -1 where unknown. */
@@ -379,6 +401,17 @@ int32_t vega_store_lookup(int64_t store, const uint8_t* ids, size_t size, int64_
 /* Copies rows' stored vectors (count x dim; zeros for -1). */
 int32_t vega_store_vectors(int64_t store, const int64_t* rows, int64_t count, float* output);
 int32_t vega_store_delete(int64_t store, const uint8_t* ids, size_t size, int64_t count, int32_t flags, int64_t* deleted);
+/* Inserts up to max_rows rows not yet in the HNSW graph; *pending gets how many remain (0 without a
+   graph). Bounded work per call, so a caller can show progress and stop between calls. */
+int32_t vega_store_index(int64_t store, int64_t max_rows, int32_t threads, int64_t* pending);
+/* Saves the HNSW graph if the last checkpoint lacks rows (rows themselves are durable at each add). */
+int32_t vega_store_flush(int64_t store);
+/* Rewrites live rows into one segment; *reclaimed gets the deleted rows dropped. With deletions the
+   rows are renumbered and the graph starts again empty (vega_store_index rebuilds it). */
+int32_t vega_store_compact(int64_t store, int64_t* reclaimed);
+/* op VEGA_SNAPSHOT_*: name (UTF-8, [A-Za-z0-9._-], not starting with '.') under <store>/snapshots.
+   A snapshot hard-links the immutable files and copies the manifest; restore makes the store that state. */
+int32_t vega_store_snapshot(int64_t store, int32_t op, const uint8_t* name, size_t length);
 /* Closes the store (after queries running on other threads finish) and frees the id. */
 int32_t vega_store_close(int64_t store);
 /* END CDEF */

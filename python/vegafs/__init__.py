@@ -31,7 +31,7 @@ from ._hashing import (
 )
 from ._native import WalkProgress
 from ._patterns import PatternMatcher
-from ._progress import JobProgress
+from ._progress import IndexProgress, JobProgress
 from ._report import (
     DepthStat,
     DirectoryReport,
@@ -94,7 +94,7 @@ def get_backend_info(path: Any = None) -> dict[str, Any]:
 __all__ = [
     "ALGORITHMS", "DuplicateGroup", "DuplicateReport", "FileInfo", "HashResults", "JobProgress",
     "available_algorithms", "compute_file_hash", "find_duplicates", "get_file_info", "hash_bytes", "hash_files",
-    "HashingEmbedder", "QueryResult", "Record", "VectorStore", "VectorStoreError", "RegexError", "SearchCounts", "SearchMatch", "SearchResults", "SearchSummary", "search_counts", "search_files",
+    "HashingEmbedder", "IndexProgress", "QueryResult", "Record", "VectorStore", "VectorStoreError", "RegexError", "SearchCounts", "SearchMatch", "SearchResults", "SearchSummary", "search_counts", "search_files",
     "search_text", "iter_file_chunks", "read_file_bytes", "read_file_lines", "read_file_string", "write_file_atomic",
     "CancelledError", "Columns", "CountResult", "DepthStat", "DirectoryProfiler", "DirectoryReport", "Entry",
     "ErrorRecord", "ExtensionStat", "FileStat", "FolderStat", "NameCount", "Totals", "analyze", "Explanation", "FileStructurePattern", "ForkError",

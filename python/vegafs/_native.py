@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 from . import errors
 from ._paths import ENCODE_ERRORS, ENCODING, splitter
 
-ABI_VERSION = 7
+ABI_VERSION = 8
 _LIBRARY_FILE = "libvega.so"
 _HEADER_FILE = "vega.h"
 _POLL_MS = 50
@@ -563,6 +563,9 @@ class Searcher:
 # Vector stores (vega.h VEGA_STORE_*, VEGA_METRIC_*).
 METRICS = {"cosine": 0, "l2": 1, "ip": 2}
 STORE_CREATE, STORE_READONLY, STORE_UPSERT, STORE_MISSING_OK, STORE_UNKNOWN_ID = 1, 2, 1, 1, 3
+INDEX_FLAT, INDEX_HNSW, SEARCH_EXACT = 0, 1, 1
+SNAPSHOT_CREATE, SNAPSHOT_RESTORE, SNAPSHOT_DELETE = 0, 1, 2
+STORE_INFO_FIELDS = 11
 TABLE_STORE_ROWS = 30
 
 
@@ -574,16 +577,18 @@ class NativeStore:
     """An open native vector store. Arrays cross as pointers into numpy buffers (no copies); the caller
     passes float32 C-contiguous arrays and int64 row arrays."""
 
-    def __init__(self, path: bytes, dim: int, metric: int, flags: int) -> None:
+    def __init__(self, path: bytes, dim: int, metric: int, flags: int, index: tuple[int, int, int, int] | None) -> None:
+        """``index``: (kind, M, ef_construction, ef), or None to keep the store's own."""
         ffi, lib = native()
         out = ffi.new("int64_t*")
-        check(lib.vega_store_open(path, len(path), dim, metric, flags, out))
+        options = ffi.NULL if index is None else ffi.new("vega_index_options*", index)
+        check(lib.vega_store_open(path, len(path), dim, metric, flags, options, out))
         self.id: int = out[0]
         self._finalizer = weakref.finalize(self, _release, "vega_store_close", out[0])
 
     def info(self) -> list[int]:
         ffi, lib = native()
-        info = ffi.new("int64_t[5]")
+        info = ffi.new("int64_t[]", STORE_INFO_FIELDS)
         check(lib.vega_store_info(self.id, info))
         return list(info)
 
@@ -598,14 +603,17 @@ class NativeStore:
                                  docs_blob, 0 if documents is None else len(docs_blob),
                                  STORE_UPSERT if upsert else 0))
 
-    def search(self, queries: Any, count: int, k: int, filter: bytes | None, threads: int | None, distances: Any,
-               rows: Any) -> None:
+    def search(self, queries: Any, count: int, k: int, filter: bytes | None, threads: int | None, ef: int,
+               exact: bool, distances: Any, rows: Any) -> RawTable:
+        """Fills ``distances`` and ``rows``; returns the rows' texts (id, metadata, document), read with the search."""
         ffi, lib = native()
+        report = ffi.new("vega_report**")
         check(lib.vega_store_search(self.id, ffi.from_buffer("float[]", queries), count, k,
                                     ffi.NULL if filter is None else filter, 0 if filter is None else len(filter),
-                                    threads or 0,
+                                    threads or 0, ef, SEARCH_EXACT if exact else 0,
                                     ffi.from_buffer("float[]", distances, require_writable=True),
-                                    ffi.from_buffer("int64_t[]", rows, require_writable=True)))
+                                    ffi.from_buffer("int64_t[]", rows, require_writable=True), report))
+        return _take_report(ffi, lib, report[0])[0]
 
     def fetch(self, rows: Any, count: int) -> RawTable:
         ffi, lib = native()
@@ -629,6 +637,27 @@ class NativeStore:
         deleted = ffi.new("int64_t*")
         check(lib.vega_store_delete(self.id, blob, len(blob), len(ids), STORE_MISSING_OK if missing_ok else 0, deleted))
         return int(deleted[0])
+
+    def index(self, max_rows: int, threads: int | None) -> int:
+        """Inserts up to ``max_rows`` pending rows into the HNSW graph; returns how many remain."""
+        ffi, lib = native()
+        pending = ffi.new("int64_t*")
+        check(lib.vega_store_index(self.id, max_rows, threads or 0, pending))
+        return int(pending[0])
+
+    def flush(self) -> None:
+        _, lib = native()
+        check(lib.vega_store_flush(self.id))
+
+    def compact(self) -> int:
+        ffi, lib = native()
+        reclaimed = ffi.new("int64_t*")
+        check(lib.vega_store_compact(self.id, reclaimed))
+        return int(reclaimed[0])
+
+    def snapshot(self, op: int, name: bytes) -> None:
+        _, lib = native()
+        check(lib.vega_store_snapshot(self.id, op, name, len(name)))
 
     def close(self) -> None:
         self._finalizer()

@@ -22,7 +22,16 @@ class JobProgress:
     stage: str | None = None
 
 
+@dataclass(frozen=True)
+class IndexProgress:
+    """Progress of building a vector store's HNSW index: rows inserted into the graph, of ``total``."""
+
+    rows: int
+    total: int
+
+
 ProgressArg = Union[bool, Callable[[WalkProgress], None], None]
+IndexProgressArg = Union[bool, Callable[[IndexProgress], None], None]
 JobProgressArg = Union[bool, Callable[[JobProgress], None], None]
 _STAGES = {1: "sizes", 2: "partial hashes", 3: "full hashes", 4: "done"}
 
@@ -35,7 +44,9 @@ class _Line:
         self._started = self._last = time.monotonic()
         self._drawn = False
 
-    def text(self, p: WalkProgress | JobProgress) -> str:
+    def text(self, p: WalkProgress | JobProgress | IndexProgress) -> str:
+        if isinstance(p, IndexProgress):
+            return f"{self._label}: {p.rows:,} of {p.total:,} rows ({time.monotonic() - self._started:.1f} s)"
         if isinstance(p, JobProgress):
             text = f"{self._label}{' (' + p.stage + ')' if p.stage else ''}: {p.files:,} files"
         else:
@@ -135,3 +146,9 @@ def job_reporter(progress: JobProgressArg, label: str, kind: str) -> tuple[Calla
             files, nbytes, errors, _dirs = counters
             shown(JobProgress(files, nbytes, errors))
     return convert, close
+
+
+def index_reporter(progress: IndexProgressArg) -> tuple[Callable[[IndexProgress], None] | None, Callable[[], None]]:
+    """Like :func:`reporter`, for building a vector store's HNSW index."""
+    show, close = reporter(progress, "indexing")  # type: ignore[arg-type]
+    return show, close  # type: ignore[return-value]

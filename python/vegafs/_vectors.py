@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Union
 
 from . import _native
+from ._progress import IndexProgress, IndexProgressArg, index_reporter
 from .errors import InvalidArgumentError, VectorStoreError
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 Metadata = Mapping[str, Any]
 IdLike = Union[str, int]
 _ERRNO_CORRUPT, _ERRNO_BUSY = 5, 16
+_INDEX_CHUNK = 8192  # rows per native call while building the graph: progress and Ctrl-C between calls
 _WORD = re.compile(r"\w+")
 Embedder = Callable[[Sequence[str]], Any]
 
@@ -112,13 +114,29 @@ class VectorStore:
     ``metric`` is "cosine" (1 - cosine similarity), "l2" (squared euclidean, as faiss and hnswlib) or
     "ip" (1 - dot). Every :meth:`add` is durable when it returns; one process (one open store) writes a
     store at a time, any number read it with ``read_only=True``. Queries may run from several threads,
-    also while another thread adds. Search is exact (``index="flat"``).
+    also while another thread adds.
+
+    ``index`` is "flat" (exact search) or "hnsw" (an approximate graph: ``M`` links per node,
+    ``ef_construction`` beam width while building, ``ef`` default beam width of a query, all saved with
+    the store). None keeps an existing store's index (flat for a new store); giving ``M``,
+    ``ef_construction`` or ``ef`` implies "hnsw". Changing an existing store's index kind, ``M`` or
+    ``ef_construction`` builds a new graph; changing ``ef`` only is instant.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, dim: int | None = None, metric: str = "cosine",
-                 index: str = "flat", embedder: Embedder | None = None, read_only: bool = False) -> None:
-        if index != "flat":
-            raise ValueError(f"index must be 'flat' (exact search), not {index!r}")
+                 index: str | None = None, M: int | None = None, ef_construction: int | None = None,
+                 ef: int | None = None, embedder: Embedder | None = None, read_only: bool = False,
+                 progress: IndexProgressArg = None) -> None:
+        if index not in (None, "flat", "hnsw"):
+            raise ValueError(f"index must be 'flat' (exact search) or 'hnsw', not {index!r}")
+        settings = {"M": M, "ef_construction": ef_construction, "ef": ef}
+        for name, value in settings.items():
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        if any(v is not None for v in settings.values()):
+            if index == "flat":
+                raise ValueError("M, ef_construction and ef are settings of index='hnsw', not of 'flat'")
+            index = "hnsw"
         if metric not in _native.METRICS:
             raise ValueError(f"metric must be one of {', '.join(_native.METRICS)}, not {metric!r}")
         if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool) or not 1 <= dim <= 65536):
@@ -128,8 +146,13 @@ class VectorStore:
         flags = _native.STORE_READONLY if read_only else _native.STORE_CREATE
         # A metric given with dim (creating) is checked against an existing store; without dim, the store's own.
         metric_code = _native.METRICS[metric] if dim is not None else -1
+        options = None
+        if index == "flat":
+            options = (_native.INDEX_FLAT, 0, 0, 0)
+        elif index == "hnsw":  # 0: as the store has it, or the default for a new graph
+            options = (_native.INDEX_HNSW, M or 0, ef_construction or 0, ef or 0)
         try:
-            self._store = _native.NativeStore(os.fsencode(self.path), dim or 0, metric_code, flags)
+            self._store = _native.NativeStore(os.fsencode(self.path), dim or 0, metric_code, flags, options)
         except InvalidArgumentError as error:
             raise _store_error(error) from None
         info = self._store.info()
@@ -140,12 +163,24 @@ class VectorStore:
         if embedder is not None:
             self.embedder = embedder
         self._lock = threading.Lock()  # orders this object's own writes; queries do not take it
+        if not read_only:
+            self.update_index(progress=progress)
 
     def __len__(self) -> int:
         return int(self._store.info()[2])
 
+    @property
+    def index(self) -> dict[str, Any]:
+        """The store's index: ``{"kind": "flat"}``, or for HNSW its settings and how many rows the graph
+        holds (``indexed``) and has yet to take (``pending``: those are searched exactly meanwhile)."""
+        info = self._store.info()
+        if info[5] != _native.INDEX_HNSW:
+            return {"kind": "flat"}
+        return {"kind": "hnsw", "M": info[6], "ef_construction": info[7], "ef": info[8], "indexed": info[9],
+                "pending": info[10]}
+
     def __repr__(self) -> str:
-        return f"<VectorStore {self.path!r}: {len(self)} vectors, dim {self.dim}, {self.metric}>"
+        return f"<VectorStore {self.path!r}: {len(self)} vectors, dim {self.dim}, {self.metric}, {self.index['kind']}>"
 
     def __enter__(self) -> "VectorStore":
         return self
@@ -154,28 +189,115 @@ class VectorStore:
         self.close()
 
     def close(self) -> None:
-        """Closes the store (queries running on other threads finish first); adds were already durable."""
+        """Saves the HNSW graph if it grew (:meth:`flush`), then closes the store (queries running on other
+        threads finish first). Adds and deletes were durable already."""
+        if not self.read_only:
+            try:
+                self.flush()
+            except InvalidArgumentError:
+                pass  # closed already
         self._store.close()
 
     def flush(self) -> None:
-        """Nothing to do: every add and delete is on disk (fsynced) when it returns. Kept for VexFS parity."""
+        """Saves the HNSW graph's new rows as a checkpoint, so reopening does not insert them again. Rows
+        themselves are on disk (fsynced) when each add and delete returns."""
+        with self._lock:
+            try:
+                self._store.flush()
+            except InvalidArgumentError as error:
+                raise _store_error(error) from None
+
+    def update_index(self, *, threads: int | None = None, progress: IndexProgressArg = None) -> int:
+        """Inserts the rows the HNSW graph does not hold yet (after an add, a compaction, a restore, or a
+        crash before a checkpoint); returns how many. :meth:`add` calls it, so this is needed only after an
+        interrupted build. Until then those rows are searched exactly, so results are never missing rows.
+        Ctrl-C stops within about a second and keeps what was inserted. Without a graph it returns 0."""
+        with self._lock:
+            pending = total = int(self._store.info()[10])
+            if not total:
+                return 0
+            show, close = index_reporter(progress)
+            try:
+                while pending:
+                    if show is not None:
+                        show(IndexProgress(total - pending, total))
+                    pending = self._store.index(_INDEX_CHUNK, threads)
+                if show is not None:
+                    show(IndexProgress(total, total))
+            except InvalidArgumentError as error:
+                raise _store_error(error) from None
+            finally:
+                close()
+            return total
+
+    # --- maintenance ---
+
+    def compact(self, *, progress: IndexProgressArg = None) -> int:
+        """Rewrites the live rows into one segment file, dropping deleted rows for good; returns how many
+        rows were reclaimed. When rows were deleted the HNSW graph is rebuilt (progress as for
+        :meth:`update_index`). Snapshots keep the files they need."""
+        with self._lock:
+            try:
+                reclaimed = self._store.compact()
+            except InvalidArgumentError as error:
+                raise _store_error(error) from None
+        self.update_index(progress=progress)
+        return reclaimed
+
+    def snapshot(self, name: str) -> None:
+        """Records the store as it is now under ``name`` (letters, digits, '.', '_', '-'), in
+        ``path/snapshots/name``. Cheap: segment files are immutable, so the snapshot hard-links them and
+        copies only the manifest. The HNSW graph is checkpointed first so the snapshot includes it."""
+        self._snapshot_op(_native.SNAPSHOT_CREATE, name)
+
+    def list_snapshots(self) -> list[str]:
+        """Names of the snapshots, oldest first."""
+        top = os.path.join(self.path, "snapshots")
+        try:
+            entries = [e for e in os.scandir(top) if not e.name.startswith(".") and e.is_dir()
+                       and os.path.exists(os.path.join(e.path, "MANIFEST"))]
+        except FileNotFoundError:
+            return []
+        return [e.name for e in sorted(entries, key=lambda e: (e.stat().st_mtime_ns, e.name))]
+
+    def restore(self, name: str, *, progress: IndexProgressArg = None) -> None:
+        """Makes the store what snapshot ``name`` recorded: rows, deletions and index. The snapshot stays;
+        rows added since are gone (take a snapshot first to keep them). Queries running meanwhile finish
+        on the state they started with."""
+        self._snapshot_op(_native.SNAPSHOT_RESTORE, name)
+        self.update_index(progress=progress)
+
+    def delete_snapshot(self, name: str) -> None:
+        """Removes snapshot ``name``; files the store still uses stay."""
+        self._snapshot_op(_native.SNAPSHOT_DELETE, name)
+
+    def _snapshot_op(self, op: int, name: str) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"a snapshot name must be a str, not {type(name).__name__}")
+        with self._lock:
+            try:
+                self._store.snapshot(op, name.encode("utf-8", "surrogateescape"))
+            except InvalidArgumentError as error:
+                raise _store_error(error) from None
 
     # --- writing ---
 
     def add(self, vectors: Any, ids: Iterable[IdLike] | None = None, metadata: Sequence[Metadata | None] | None = None,
-            documents: Sequence[str | None] | None = None) -> list[str]:
+            documents: Sequence[str | None] | None = None, *, progress: IndexProgressArg = None) -> list[str]:
         """Adds rows (an (n, dim) array, or one dim-long vector); returns their ids (new UUIDs where
         ``ids`` is None). An id already in the store, a duplicate id, a NaN or infinite value, or a zero
-        vector under cosine raises ValueError and adds nothing."""
-        return self._add(vectors, ids, metadata, documents, upsert=False)
+        vector under cosine raises ValueError and adds nothing. With an HNSW index the rows are then
+        inserted into the graph (``progress`` as for :meth:`update_index`); they are durable and found by
+        queries before that."""
+        return self._add(vectors, ids, metadata, documents, upsert=False, progress=progress)
 
     def upsert(self, vectors: Any, ids: Iterable[IdLike], metadata: Sequence[Metadata | None] | None = None,
-               documents: Sequence[str | None] | None = None) -> list[str]:
+               documents: Sequence[str | None] | None = None, *, progress: IndexProgressArg = None) -> list[str]:
         """Like :meth:`add`, but rows whose id exists are replaced."""
-        return self._add(vectors, ids, metadata, documents, upsert=True)
+        return self._add(vectors, ids, metadata, documents, upsert=True, progress=progress)
 
     def _add(self, vectors: Any, ids: Iterable[IdLike] | None, metadata: Sequence[Metadata | None] | None,
-             documents: Sequence[str | None] | None, upsert: bool) -> list[str]:
+             documents: Sequence[str | None] | None, upsert: bool, progress: IndexProgressArg) -> list[str]:
         matrix = self._matrix(vectors, "vectors")
         count = matrix.shape[0]
         names = [uuid.uuid4().hex for _ in range(count)] if ids is None else [_id(i) for i in ids]
@@ -187,14 +309,15 @@ class VectorStore:
                 self._store.add(matrix, [n.encode() for n in names], meta, docs, upsert)
             except InvalidArgumentError as error:
                 raise _store_error(error) from None
+        self.update_index(progress=progress)
         return names
 
     def add_texts(self, texts: Sequence[str], metadata: Sequence[Metadata | None] | None = None,
-                  ids: Iterable[IdLike] | None = None) -> list[str]:
+                  ids: Iterable[IdLike] | None = None, *, progress: IndexProgressArg = None) -> list[str]:
         """Embeds ``texts`` with :attr:`embedder` and adds them, each text stored as the row's document."""
         if isinstance(texts, str):
             raise TypeError("texts must be a list of str; wrap a single text in a list")
-        return self.add(self._embed(list(texts)), ids, metadata, list(texts))
+        return self.add(self._embed(list(texts)), ids, metadata, list(texts), progress=progress)
 
     def _embed(self, texts: list[str]) -> Any:
         vectors = self._np.asarray(self.embedder(texts))
@@ -217,17 +340,23 @@ class VectorStore:
 
     # --- reading ---
 
-    def query(self, vectors: Any, k: int = 10, *, filter: Mapping[str, Any] | None = None,
-              threads: int | None = None) -> list[QueryResult]:
+    def query(self, vectors: Any, k: int = 10, *, filter: Mapping[str, Any] | None = None, ef: int | None = None,
+              exact: bool = False, threads: int | None = None) -> list[QueryResult]:
         """The ``k`` nearest rows of each query, closest first: one :class:`QueryResult` per query. Queries
         are an (n, dim) array, one vector, or text (a str or a list of str, embedded with
         :attr:`embedder`). Fewer than k results when fewer rows exist or pass ``filter``.
 
         ``filter`` selects rows by metadata, natively during the scan (docs/vectors.md): ``{"kind": "a"}``,
         ``{"lang": {"$in": ["en", "fr"]}}``, ``{"year": {"$gte": 2000, "$lt": 2010}}``, ``$ne``, ``$nin``,
-        and ``{"$or": [...]}`` / ``{"$and": [...]}``; several keys must all hold."""
+        and ``{"$or": [...]}`` / ``{"$and": [...]}``; several keys must all hold.
+
+        With an HNSW index the search is approximate, with beam width ``max(ef, k)`` (None: the store's
+        saved ef); higher ef finds more of the true neighbours and is slower. ``exact=True`` compares every
+        row instead. A filter admitting under a tenth of the rows is searched exactly either way."""
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise ValueError(f"k must be a positive integer, not {k!r}")
+        if ef is not None and (not isinstance(ef, int) or isinstance(ef, bool) or not 1 <= ef <= 100_000):
+            raise ValueError(f"ef must be an integer from 1 to 100000, not {ef!r}")
         np = self._np
         if isinstance(vectors, str) or (isinstance(vectors, (list, tuple)) and vectors and
                                         all(isinstance(v, str) for v in vectors)):
@@ -245,10 +374,9 @@ class VectorStore:
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"filter cannot be written as JSON: {exc}") from None
         try:
-            self._store.search(queries, count, k, predicate, threads, distances, rows)
+            table = self._store.search(queries, count, k, predicate, threads, ef or 0, exact, distances, rows)
         except InvalidArgumentError as error:
             raise _store_error(error) from None
-        table = self._store.fetch(rows, rows.size)
         texts = table.texts or []
         results = []
         for q in range(count):

@@ -60,8 +60,16 @@ public sealed unsafe class Segment : IDisposable
         return new ReadOnlySpan<byte>(blob + offsets[row], (int)(offsets[row + 1] - offsets[row]));
     }
 
+    /// <summary>The vector of row <paramref name="row"/> of a segment being written.</summary>
+    public delegate ReadOnlySpan<float> RowSource(long row);
+
     /// <summary>Writes a segment to <paramref name="path"/> (a new file, fsynced before it returns).</summary>
-    public static void Write(string path, int dim, VectorMetric metric, ReadOnlySpan<float> vectors,
+    public static void Write(string path, int dim, VectorMetric metric, float[] vectors,
+                             IReadOnlyList<byte[]> ids, IReadOnlyList<byte[]> metadata, IReadOnlyList<byte[]> documents) =>
+        Write(path, dim, metric, row => vectors.AsSpan((int)(row * dim), dim), ids, metadata, documents);
+
+    /// <summary>Writes a segment whose rows come one at a time (compaction copies them from other segments without a whole-store buffer).</summary>
+    public static void Write(string path, int dim, VectorMetric metric, RowSource vectors,
                              IReadOnlyList<byte[]> ids, IReadOnlyList<byte[]> metadata, IReadOnlyList<byte[]> documents)
     {
         long count = ids.Count;
@@ -69,7 +77,12 @@ public sealed unsafe class Segment : IDisposable
         stream.SetLength(HeaderSize);
         stream.Position = HeaderSize;
         long vectorsAt = HeaderSize;
-        stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(vectors));
+        for (long row = 0; row < count; row++)
+        {
+            var vector = vectors(row);
+            if (vector.Length != dim) throw new ArgumentException($"row {row} has {vector.Length} values, not {dim}");
+            stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(vector));
+        }
         long idsAt = WriteTexts(stream, ids);
         long metadataAt = WriteTexts(stream, metadata);
         long documentsAt = WriteTexts(stream, documents);
