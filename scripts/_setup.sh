@@ -17,7 +17,7 @@ _vega_packages() {
     case "$1" in
         runtime) echo "$runtime" ;;
         test) echo "$runtime python3-pytest python3-hypothesis python3-numpy python3-pandas python3-mypy python3-pathspec python3-xxhash git binutils util-linux coreutils" ;;
-        bench) echo "$runtime python3-numpy python3-pandas python3-matplotlib python3-xxhash xxhash fd-find ripgrep hyperfine" ;;
+        bench) echo "$runtime python3-numpy python3-pandas python3-matplotlib python3-xxhash xxhash fd-find ripgrep hyperfine python3-faiss python3-hnswlib libopenblas0-pthread" ;;
     esac
 }
 

@@ -440,3 +440,248 @@ def test_bad_filters_are_refused_with_the_place(tmp_path):
             store.query([1, 0], filter=flt)
     with pytest.raises(TypeError):
         store.query([1, 0], filter="a == 1")  # type: ignore[arg-type]
+
+
+# --- HNSW index, compaction, snapshots ---
+
+def _clustered(rng: "np.random.Generator", n: int, dim: int, clusters: int = 40, spread: float = 0.35) -> "np.ndarray":
+    centers = rng.standard_normal((clusters, dim))
+    return (centers[rng.integers(0, clusters, n)] + spread * rng.standard_normal((n, dim))).astype(np.float32)
+
+
+def _recall(approx: list, exact: list) -> float:
+    return float(np.mean([len(set(a.ids) & set(e.ids)) / max(1, len(e.ids)) for a, e in zip(approx, exact)]))
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2", "ip"])
+def test_hnsw_recall_against_exact_search_on_clustered_data(tmp_path, metric):
+    rng = np.random.default_rng(3)
+    data = _clustered(rng, 6000, 32)
+    queries = _clustered(np.random.default_rng(4), 200, 32)
+    store = vegafs.VectorStore(tmp_path / "s", dim=32, metric=metric, index="hnsw", M=12, ef_construction=80)
+    store.add(data[:4000], ids=range(4000))
+    store.add(data[4000:], ids=range(4000, 6000))  # the graph grows across adds
+    assert store.index == {"kind": "hnsw", "M": 12, "ef_construction": 80, "ef": 64, "indexed": 6000, "pending": 0}
+    exact = store.query(queries, k=10, exact=True)
+    distances = _reference(metric, data, queries)
+    assert all(np.allclose(e.distances, np.sort(distances[q])[:10], rtol=1e-4, atol=1e-4) for q, e in enumerate(exact))
+    # Queries drawn afresh from the mixture, 32 dimensions: a hard set. hnswlib with the same settings
+    # measured l2 0.92 / cosine 0.88 / ip 0.72 at ef=64 and ip 0.88 at ef=400 (inner product is not a
+    # metric, so graphs navigate it worse); this graph 0.92 / 0.86 / 0.73 and 0.88.
+    recalls = {ef: _recall(store.query(queries, k=10, ef=ef), exact) for ef in (10, 64, 400)}
+    floor = {"l2": (0.85, 0.98), "cosine": (0.8, 0.98), "ip": (0.65, 0.84)}[metric]
+    assert recalls[64] >= floor[0] and recalls[400] >= floor[1], recalls
+    assert recalls[10] < recalls[64] < recalls[400], recalls
+    for q, result in enumerate(store.query(queries[:20], k=10)):  # every distance is the row's true one
+        rows = [int(i) for i in result.ids]
+        np.testing.assert_allclose(result.distances, distances[q, rows], rtol=1e-4, atol=1e-4)
+        assert list(result.distances) == sorted(result.distances) and len(set(rows)) == 10
+
+
+def test_hnsw_persists_with_its_ef_and_reopens_without_rebuilding(tmp_path):
+    rng = np.random.default_rng(5)
+    data = _clustered(rng, 3000, 16)
+    path = tmp_path / "s"
+    with vegafs.VectorStore(path, dim=16, metric="l2", index="hnsw", ef=24) as store:
+        store.add(data, ids=range(3000))
+        before = store.query(data[:50], k=5)
+    assert len(list(path.glob("hnsw-*.idx"))) == 1
+    calls: list = []
+    with vegafs.VectorStore(path, progress=calls.append) as store:
+        assert store.index["ef"] == 24 and store.index["indexed"] == 3000 and not calls  # loaded, not rebuilt
+        after = store.query(data[:50], k=5)
+        assert [r.ids for r in after] == [r.ids for r in before]
+    with vegafs.VectorStore(path, ef=200) as store:  # ef alone changes instantly and is saved
+        assert store.index["ef"] == 200 and store.index["indexed"] == 3000
+    with vegafs.VectorStore(path, read_only=True) as store:
+        assert store.index == {"kind": "hnsw", "M": 16, "ef_construction": 200, "ef": 200, "indexed": 3000, "pending": 0}
+        with pytest.raises(ValueError, match="open it for writing"):
+            vegafs.VectorStore(path, read_only=True, index="flat")
+    with vegafs.VectorStore(path, index="flat") as store:
+        assert store.index == {"kind": "flat"}
+    assert not list(path.glob("hnsw-*.idx"))
+    with vegafs.VectorStore(path, index="hnsw", M=8) as store:  # a flat store gets a graph built
+        assert store.index["indexed"] == 3000 and store.index["M"] == 8
+
+
+def test_rows_not_yet_in_the_graph_are_searched_exactly_and_ctrl_c_keeps_the_store_usable(tmp_path):
+    rng = np.random.default_rng(6)
+    data = _clustered(rng, 30000, 24)
+    store = vegafs.VectorStore(tmp_path / "s", dim=24, metric="l2", index="hnsw", ef_construction=40)
+    seen: list = []
+
+    def interrupt(progress: vegafs.IndexProgress) -> None:
+        seen.append(progress)
+        if progress.rows > 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.add(data, ids=range(30000), progress=interrupt)
+    assert len(store) == 30000  # the add itself was durable before indexing began
+    index = store.index
+    assert 0 < index["indexed"] < 30000 and index["pending"] == 30000 - index["indexed"]
+    assert seen[0] == vegafs.IndexProgress(0, 30000)
+    late = data[-5:]  # rows past the graph are found exactly, at distance 0
+    for q, result in enumerate(store.query(late, k=1)):
+        assert result.ids == [str(29995 + q)] and result.distances[0] == 0
+    assert store.update_index() == index["pending"]
+    assert store.index["pending"] == 0
+    for q, result in enumerate(store.query(late, k=1)):
+        assert result.ids == [str(29995 + q)]
+
+
+def test_hnsw_never_returns_deleted_or_filtered_out_rows(tmp_path):
+    rng = np.random.default_rng(7)
+    data = _clustered(rng, 5000, 16)
+    store = vegafs.VectorStore(tmp_path / "s", dim=16, metric="l2", index="hnsw", M=8, ef_construction=60)
+    store.add(data, ids=range(5000), metadata=[{"mod": i % 20} for i in range(5000)])
+    store.delete(range(0, 5000, 3))
+    queries = data[:100]
+    for result in store.query(queries, k=10):
+        assert all(int(i) % 3 for i in result.ids) and len(result) == 10
+    # Half the rows admitted: the graph walks through the others.
+    half = store.query(queries, k=10, filter={"mod": {"$lt": 10}})
+    exact_half = store.query(queries, k=10, filter={"mod": {"$lt": 10}}, exact=True)
+    assert all(m["mod"] < 10 for r in half for m in r.metadata)
+    assert _recall(half, exact_half) >= 0.9
+    # One row in 20 admitted: searched exactly, so the results are the exact ones.
+    narrow = store.query(queries, k=10, filter={"mod": 7})
+    exact_narrow = store.query(queries, k=10, filter={"mod": 7}, exact=True)
+    assert [r.ids for r in narrow] == [r.ids for r in exact_narrow]
+    assert all(int(i) % 20 == 7 and int(i) % 3 for r in narrow for i in r.ids)
+
+
+def test_hnsw_queries_from_threads_while_rows_are_added_and_indexed(tmp_path):
+    rng = np.random.default_rng(8)
+    data = _clustered(rng, 12000, 16)
+    store = vegafs.VectorStore(tmp_path / "s", dim=16, metric="l2", index="hnsw", M=8, ef_construction=40)
+    store.add(data[:2000], ids=range(2000))
+    errors: list = []
+    done = threading.Event()
+
+    def query() -> None:
+        try:
+            while not done.is_set():
+                for result in store.query(data[:20], k=5):
+                    assert len(result) == 5 and all(0 <= int(i) < 12000 for i in result.ids)
+                    assert list(result.distances) == sorted(result.distances)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=query) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for start in range(2000, 12000, 2000):
+        store.add(data[start:start + 2000], ids=range(start, start + 2000))
+    done.set()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors[0]
+    assert store.index["indexed"] == 12000
+
+
+def test_compaction_reclaims_deleted_rows_and_keeps_everything_else(tmp_path):
+    rng = np.random.default_rng(9)
+    data = rng.standard_normal((4000, 16)).astype(np.float32)
+    path = tmp_path / "s"
+    store = vegafs.VectorStore(path, dim=16, metric="l2", index="hnsw", M=8, ef_construction=40)
+    for start in range(0, 4000, 1000):
+        store.add(data[start:start + 1000], ids=range(start, start + 1000),
+                  metadata=[{"i": i} for i in range(start, start + 1000)], documents=[f"doc {i}" for i in range(start, start + 1000)])
+    store.delete(range(0, 4000, 2))
+    size_before = sum(f.stat().st_size for f in path.glob("seg-*"))
+    before = store.query(data[:30], k=7, exact=True)
+    assert store.compact() == 2000
+    assert len(list(path.glob("seg-*"))) == 1
+    assert sum(f.stat().st_size for f in path.glob("seg-*")) < 0.6 * size_before
+    assert len(store) == 2000 and store.index["indexed"] == 2000  # the graph was rebuilt over the kept rows
+    after = store.query(data[:30], k=7, exact=True)
+    assert [r.ids for r in after] == [r.ids for r in before]
+    record = store.get(["3"])[0]
+    assert record.metadata == {"i": 3} and record.document == "doc 3" and np.array_equal(record.vector, data[3])
+    assert store.get(["2"]) == [None]
+    assert store.compact() == 0  # nothing left to reclaim
+    store.close()
+    with vegafs.VectorStore(path, read_only=True) as reopened:
+        assert len(reopened) == 2000 and [r.ids for r in reopened.query(data[:30], k=7, exact=True)] == [r.ids for r in before]
+        with pytest.raises(ValueError, match="read-only"):
+            reopened.compact()
+
+
+def test_snapshots_are_cheap_consistent_and_restorable(tmp_path):
+    rng = np.random.default_rng(10)
+    data = rng.standard_normal((3000, 8)).astype(np.float32)
+    path = tmp_path / "s"
+    store = vegafs.VectorStore(path, dim=8, metric="l2", index="hnsw", M=8, ef_construction=40)
+    store.add(data[:2000], ids=range(2000), metadata=[{"i": i} for i in range(2000)])
+    store.delete(["5"])
+    store.snapshot("v1")
+    [segment] = path.glob("seg-*")
+    linked = path / "snapshots" / "v1" / segment.name
+    assert linked.stat().st_ino == segment.stat().st_ino  # a hard link, not a copy
+    state = store.query(data[:20], k=5)
+    store.add(data[2000:], ids=range(2000, 3000))
+    store.delete(range(0, 100), missing_ok=True)
+    store.compact()
+    store.snapshot("v2")
+    assert store.list_snapshots() == ["v1", "v2"]
+    store.restore("v1")
+    assert len(store) == 1999 and "5" not in store and "2500" not in store and "50" in store
+    assert store.index["indexed"] == 2000
+    assert [r.ids for r in store.query(data[:20], k=5)] == [r.ids for r in state]
+    store.add(data[2000:2010], ids=range(5000, 5010))  # numbering goes on past every snapshot's files
+    store.close()
+    with vegafs.VectorStore(path) as reopened:
+        assert len(reopened) == 2009 and "5005" in reopened and reopened.get(["7"])[0].metadata == {"i": 7}
+        reopened.restore("v2")
+        assert len(reopened) == 2900 and "50" not in reopened and "2500" in reopened
+        for bad in ("", "../x", ".hidden", "a/b", "sp ace"):
+            with pytest.raises(ValueError, match="snapshot name"):
+                reopened.snapshot(bad)
+        with pytest.raises(ValueError, match="exists already"):
+            reopened.snapshot("v1")
+        with pytest.raises(ValueError, match="no snapshot named"):
+            reopened.restore("v3")
+        reopened.delete_snapshot("v1")
+        assert reopened.list_snapshots() == ["v2"]
+    with vegafs.VectorStore(path, read_only=True) as reader:
+        with pytest.raises(ValueError, match="read-only"):
+            reader.snapshot("v4")
+
+
+def test_kill_9_during_an_hnsw_build_keeps_every_added_row(tmp_path):
+    path = tmp_path / "s"
+    script = f"""
+import numpy as np, vegafs
+rng = np.random.default_rng(0)
+store = vegafs.VectorStore({str(path)!r}, dim=32, metric="l2", index="hnsw", ef_construction=100)
+store.add(rng.standard_normal((20000, 32)).astype(np.float32), ids=range(20000), progress=lambda p: print(p.rows, flush=True))
+"""
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "0"  # the add returned its rows; indexing has begun
+    time.sleep(0.3)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    data = np.random.default_rng(0).standard_normal((20000, 32)).astype(np.float32)
+    with vegafs.VectorStore(path, read_only=True) as reader:
+        assert len(reader) == 20000 and reader.index["pending"] > 0
+        assert reader.query(data[19999], k=1)[0].ids == ["19999"]
+    with vegafs.VectorStore(path) as store:  # a writable open finishes the graph
+        assert store.index["indexed"] == 20000
+        assert [r.ids[0] for r in store.query(data[:50], k=1)] == [str(i) for i in range(50)]
+
+
+def test_bad_index_settings_are_refused(tmp_path):
+    path = tmp_path / "s"
+    with pytest.raises(ValueError, match="index must be"):
+        vegafs.VectorStore(path, dim=4, index="ivf")
+    with pytest.raises(ValueError, match="settings of index='hnsw'"):
+        vegafs.VectorStore(path, dim=4, index="flat", M=8)
+    with pytest.raises(ValueError, match="M must be"):
+        vegafs.VectorStore(path, dim=4, index="hnsw", M=1)
+    with pytest.raises(ValueError, match="ef must be"):
+        vegafs.VectorStore(path, dim=4, ef=0)
+    store = vegafs.VectorStore(path, dim=4, index="hnsw")
+    with pytest.raises(ValueError, match="ef must be"):
+        store.query([1, 2, 3, 4], ef=0)
+    assert len(store.query([1, 2, 3, 4], k=3, ef=1)[0]) == 0  # an empty graph
