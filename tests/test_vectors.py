@@ -352,7 +352,8 @@ def test_cli_vectors_add_query_delete_info(tmp_path):
     assert added.returncode == 0, added.stderr
     assert added.stdout.split() == ["r", "b"]
     info = run("info", store, "--json")
-    assert json.loads(info.stdout) == {"path": store, "dim": 384, "metric": "cosine", "count": 2}
+    assert json.loads(info.stdout) == {"path": store, "dim": 384, "metric": "cosine", "count": 2,
+                                       "index": {"kind": "flat"}, "snapshots": []}
     hits = json.loads(run("query", store, "--text", "whales", "-k", "1", "--json").stdout)
     assert hits[0]["id"] == "b" and hits[0]["metadata"] == {"color": "blue"}
     np.save(tmp_path / "v.npy", np.eye(3, dtype=np.float32))
@@ -362,6 +363,20 @@ def test_cli_vectors_add_query_delete_info(tmp_path):
     assert run("delete", store, "r").stdout.strip() == "deleted 1"
     missing = run("delete", store, "r")
     assert missing.returncode == 2 and "unknown ids: r" in missing.stderr
+    assert run("snapshot", store, "before").returncode == 0
+    assert run("compact", store).stdout.strip() == "reclaimed 1 deleted rows"
+    assert run("snapshots", store).stdout.split() == ["before"]
+    assert run("add", store, "--text", "green grass", "--id", "g", "--index", "hnsw", "--ef", "32").returncode == 0
+    info = json.loads(run("info", store, "--json").stdout)
+    assert info["count"] == 2 and info["index"] == {"kind": "hnsw", "M": 16, "ef_construction": 200, "ef": 32,
+                                                    "indexed": 2, "pending": 0}
+    hits = json.loads(run("query", store, "--text", "grass", "-k", "5", "--filter", '{"color": "blue"}', "--json").stdout)
+    assert [h["id"] for h in hits] == ["b"]
+    assert run("query", store, "--text", "grass", "-k", "1", "--exact", "--ef", "8").stdout.split()[1] == "g"
+    assert run("restore", store, "before").returncode == 0
+    assert json.loads(run("info", store, "--json").stdout)["count"] == 1
+    bad = run("snapshot", store, "../x")
+    assert bad.returncode == 2 and "snapshot name" in bad.stderr
 
 
 def _passes(meta: dict | None, flt: dict) -> bool:

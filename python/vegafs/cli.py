@@ -122,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--threads", type=int, default=None, help="worker threads (default: one per CPU)")
     p.add_argument("--json", action="store_true", help="JSON lines: one object per line (or per file with -c/-l)")
 
-    p = commands.add_parser("vectors", help="add to, query, delete from or describe a vector store",
+    p = commands.add_parser("vectors", help="add to, query, delete from, compact, snapshot or describe a vector store",
                             description="A persistent vector store (docs/vectors.md). Texts are embedded with "
                                         "the built-in hashing embedder.")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -138,13 +138,31 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--metadata", action="append", metavar="JSON", help="a JSON object per row")
     a.add_argument("--dim", type=int, default=None, help="dim when creating the store (default 384 for texts)")
     a.add_argument("--metric", default="cosine", choices=["cosine", "l2", "ip"], help="metric when creating it")
+    a.add_argument("--index", choices=["flat", "hnsw"], default=None,
+                   help="index kind (default: the store's own; flat for a new store)")
+    a.add_argument("--M", type=int, default=None, dest="m", help="HNSW links per node (default 16)")
+    a.add_argument("--ef-construction", type=int, default=None, help="HNSW build beam width (default 200)")
+    a.add_argument("--ef", type=int, default=None, help="HNSW default query beam width, saved (default 64)")
     a = actions.add_parser("query", help="the K nearest rows to a text or a vector")
     a.add_argument("store")
     source = a.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", metavar="TEXT")
     source.add_argument("--vector", metavar="V1,V2,...", help="comma-separated numbers")
     a.add_argument("-k", type=int, default=10)
+    a.add_argument("--filter", metavar="JSON", help='metadata filter, e.g. \'{"year": {"$gte": 2000}}\'')
+    a.add_argument("--ef", type=int, default=None, help="HNSW beam width for this query (default: the saved ef)")
+    a.add_argument("--exact", action="store_true", help="compare every row even if the store has an HNSW index")
     a.add_argument("--json", action="store_true")
+    a = actions.add_parser("compact", help="rewrite live rows into one file, reclaiming deleted rows")
+    a.add_argument("store")
+    a = actions.add_parser("snapshot", help="record the store's current state under NAME (hard links: cheap)")
+    a.add_argument("store")
+    a.add_argument("name")
+    a = actions.add_parser("restore", help="make the store what snapshot NAME recorded")
+    a.add_argument("store")
+    a.add_argument("name")
+    a = actions.add_parser("snapshots", help="list the store's snapshots, oldest first")
+    a.add_argument("store")
     a = actions.add_parser("delete", help="delete rows by id")
     a.add_argument("store")
     a.add_argument("ids", nargs="+", metavar="ID")
@@ -428,17 +446,30 @@ def _vectors(args: argparse.Namespace) -> int:
         vectors = numpy.load(args.npy) if args.npy else None
         dim = args.dim or (vectors.shape[-1] if vectors is not None else 384)
         metadata = [json.loads(m) for m in args.metadata] if args.metadata else None
-        with VectorStore(args.store, dim=dim, metric=args.metric) as store:
+        with VectorStore(args.store, dim=dim, metric=args.metric, index=args.index, M=args.m,
+                         ef_construction=args.ef_construction, ef=args.ef) as store:
             ids = store.add_texts(args.text, metadata, args.id) if args.text else store.add(vectors, args.id, metadata)
         print("\n".join(ids))
         return EXIT_OK
-    with VectorStore(args.store, read_only=args.action != "delete") as store:
+    writes = args.action in ("delete", "compact", "snapshot", "restore")
+    with VectorStore(args.store, read_only=not writes) as store:
         if args.action == "info":
-            info = {"path": store.path, "dim": store.dim, "metric": store.metric, "count": len(store)}
-            print(json.dumps(info) if args.json else "\n".join(f"{k:<7} {v}" for k, v in info.items()))
+            info = {"path": store.path, "dim": store.dim, "metric": store.metric, "count": len(store),
+                    "index": store.index, "snapshots": store.list_snapshots()}
+            print(json.dumps(info) if args.json else "\n".join(
+                f"{k:<9} {' '.join(f'{n}={v}' for n, v in v.items()) if isinstance(v, dict) else v}" for k, v in info.items()))
+        elif args.action == "compact":
+            print(f"reclaimed {store.compact()} deleted rows")
+        elif args.action == "snapshot":
+            store.snapshot(args.name)
+        elif args.action == "restore":
+            store.restore(args.name)
+        elif args.action == "snapshots":
+            print("\n".join(store.list_snapshots()))
         elif args.action == "query":
             query: object = args.text if args.text is not None else [float(v) for v in args.vector.split(",")]
-            [result] = store.query(query, k=args.k)
+            flt = json.loads(args.filter) if args.filter else None
+            [result] = store.query(query, k=args.k, filter=flt, ef=args.ef, exact=args.exact)
             rows: list[dict[str, Any]] = [{"id": i, "distance": float(d), "metadata": m, "document": doc}
                     for i, d, m, doc in zip(result.ids, result.distances, result.metadata, result.documents)]
             if args.json:
