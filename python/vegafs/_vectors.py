@@ -380,8 +380,10 @@ class VectorStore:
         texts = table.texts or []
         # Decoded for the whole batch in three passes (per-query loops cost more than the search at small ef).
         ids = [raw.decode() for raw in texts[0::3]]
-        metadata = [json.loads(raw) if raw else None for raw in texts[1::3]]
-        documents = [raw[1:].decode("utf-8", "surrogatepass") if raw else None for raw in texts[2::3]]
+        raw_metadata, raw_documents = texts[1::3], texts[2::3]
+        metadata = [json.loads(raw) if raw else None for raw in raw_metadata] if any(raw_metadata) else [None] * len(ids)
+        documents = ([raw[1:].decode("utf-8", "surrogatepass") if raw else None for raw in raw_documents]
+                     if any(raw_documents) else [None] * len(ids))
         found = np.count_nonzero(rows >= 0, axis=1).tolist()
         results = [QueryResult(ids[q * k:q * k + n], distances[q, :n].copy(), metadata[q * k:q * k + n],
                                documents[q * k:q * k + n]) for q, n in enumerate(found)]

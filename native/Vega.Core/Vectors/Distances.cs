@@ -89,11 +89,15 @@ public static class Distances
     /// is what makes a batch of queries over cached rows compute-bound rather than loop-bound.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void Four(bool l2, float* query, float* rows, int dim, float* output)
+    public static unsafe void Four(bool l2, float* query, float* rows, int dim, float* output) =>
+        Four(l2, query, rows, rows + dim, rows + 2 * dim, rows + 3 * dim, dim, output);
+
+    /// <summary>As <see cref="Four(bool, float*, float*, int, float*)"/> for 4 rows anywhere (a graph node's neighbours).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void Four(bool l2, float* query, float* r0, float* r1, float* r2, float* r3, int dim, float* output)
     {
         int i = 0;
         float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        float* r0 = rows, r1 = rows + dim, r2 = rows + 2 * dim, r3 = rows + 3 * dim;
         if (Avx2.IsSupported && Fma.IsSupported && dim >= 8)
         {
             var a0 = Vector256<float>.Zero;

@@ -39,6 +39,8 @@ public sealed unsafe class HnswGraph
     /// <summary>Held for reading by every search and insert; exclusively only while the arrays grow.</summary>
     private readonly ReaderWriterLockSlim _resize = new();
     private readonly object _entryLock = new();
+    /// <summary>Held by a whole Insert and by Save, so a saved graph never names rows still being inserted.</summary>
+    private readonly object _writer = new();
     private int _capacity;
     private int _count;
     private byte[] _levels = [];
@@ -82,6 +84,11 @@ public sealed unsafe class HnswGraph
     public void Insert(ReadOnlySpan<nint> vectors, int threads, CancellationToken cancel = default)
     {
         if (vectors.Length == 0) return;
+        lock (_writer) InsertLocked(vectors, threads, cancel);
+    }
+
+    private void InsertLocked(ReadOnlySpan<nint> vectors, int threads, CancellationToken cancel)
+    {
         int first = Count;
         if ((long)first + vectors.Length > int.MaxValue) throw new ArgumentException("an HNSW index holds at most 2^31-1 rows");
         int end = first + vectors.Length;
@@ -106,8 +113,8 @@ public sealed unsafe class HnswGraph
             start++;
         }
         var options = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount, CancellationToken = cancel };
-        // Cancelling leaves inserted nodes linked and the rest unreachable; Count is not advanced, so the
-        // store scans those rows exactly and a later Insert of the same rows starts them again from scratch.
+        // Cancelling unlinks the batch's nodes again (Reset) and leaves Count where it was, so the store
+        // scans those rows exactly and a later Insert of the same rows starts them from scratch.
         try
         {
             Parallel.For(start, end, options, InsertOne);
@@ -219,22 +226,33 @@ public sealed unsafe class HnswGraph
                 var scratch = Scratch.For(_capacity, _maxLinks0);
                 for (int l = entryLevel; l > level; l--)
                     (current, currentDistance) = Greedy(vector, current, currentDistance, l, scratch, locked: true);
-                for (int l = Math.Min(level, entryLevel); l >= 0; l--)
+                // Every level's neighbours are chosen first and the node's own lists written, and only then is
+                // the node linked into other nodes' lists, from level 0 upward: a search that reaches the node
+                // at any level finds its lists complete (hnswlib gets the same by holding the node's lock for
+                // the whole insert).
+                int top0 = Math.Min(level, entryLevel);
+                var chosen = new int[(top0 + 1) * _maxLinks];
+                var counts = new int[top0 + 1];
+                for (int l = top0; l >= 0; l--)
                 {
                     SearchLayer(vector, current, currentDistance, Settings.EfConstruction, l, scratch, locked: true, admit: new Admission(int.MaxValue, default));
                     var found = scratch.TakeResults(); // ascending by distance
                     current = found[0].Node;
                     currentDistance = found[0].Distance;
                     int kept = SelectNeighbors(found, _maxLinks, scratch);
-                    var selected = scratch.Selected;
-                    for (int i = 0; i < kept; i++) selected[i] = found[i].Node; // Link reuses the pairs buffer
-                    Lock(node);
-                    var own = List(node, l);
-                    selected.AsSpan(0, kept).CopyTo(own[1..]);
-                    Volatile.Write(ref own[0], kept);
-                    Unlock(node);
-                    for (int i = 0; i < kept; i++) Link(selected[i], node, l, scratch);
+                    for (int i = 0; i < kept; i++) chosen[l * _maxLinks + i] = found[i].Node;
+                    counts[l] = kept;
                 }
+                Lock(node);
+                for (int l = 0; l <= top0; l++)
+                {
+                    var own = List(node, l);
+                    chosen.AsSpan(l * _maxLinks, counts[l]).CopyTo(own[1..]);
+                    Volatile.Write(ref own[0], counts[l]);
+                }
+                Unlock(node);
+                for (int l = 0; l <= top0; l++)
+                    for (int i = 0; i < counts[l]; i++) Link(chosen[l * _maxLinks + i], node, l, scratch);
                 if (top && level > entryLevel) Volatile.Write(ref _entry, Pack(node, level));
             }
             finally
@@ -365,30 +383,46 @@ public sealed unsafe class HnswGraph
             bound = entryDistance;
         }
         var neighbors = scratch.Neighbors;
+        var fresh = scratch.Fresh;
+        bool l2 = _metric == VectorMetric.L2;
+        float* four = stackalloc float[4];
         while (candidates.Count > 0)
         {
             var (distance, node) = candidates.Peek();
             if (distance > bound && (results.Count >= ef || !filtering)) break;
             candidates.Pop();
             int count = ReadList(node, level, neighbors, locked);
+            // The unvisited neighbours first, then their distances four at a time: one load of the query
+            // serves four rows, and four independent sums keep the FMA units busy (hnswlib goes one by one).
+            int unseen = 0;
             for (int i = 0; i < count; i++)
             {
                 int next = neighbors[i];
                 if ((uint)next >= (uint)visited.Length || visited[next] == mark) continue;
                 visited[next] = mark;
-                nint vector = _vectors[next];
-                if (vector == 0) continue;
-                if (System.Runtime.Intrinsics.X86.Sse.IsSupported && i + 1 < count && (uint)neighbors[i + 1] < (uint)_vectors.Length)
-                    System.Runtime.Intrinsics.X86.Sse.Prefetch0((void*)_vectors[neighbors[i + 1]]);
-                float d = Distances.Distance(_metric, new ReadOnlySpan<float>(query, _dim), new ReadOnlySpan<float>((float*)vector, _dim));
-                if (results.Count < ef || d < bound)
+                if (_vectors[next] == 0) continue;
+                if (System.Runtime.Intrinsics.X86.Sse.IsSupported) System.Runtime.Intrinsics.X86.Sse.Prefetch0((void*)_vectors[next]);
+                fresh[unseen++] = next;
+            }
+            for (int i = 0; i < unseen; i += 4)
+            {
+                int n = Math.Min(4, unseen - i);
+                float* r0 = (float*)_vectors[fresh[i]];
+                Distances.Four(l2, query, r0, n > 1 ? (float*)_vectors[fresh[i + 1]] : r0, n > 2 ? (float*)_vectors[fresh[i + 2]] : r0,
+                               n > 3 ? (float*)_vectors[fresh[i + 3]] : r0, _dim, four);
+                for (int j = 0; j < n; j++)
                 {
-                    candidates.Push(d, next);
-                    if (admit.Admits(next))
+                    float d = four[j];
+                    int next = fresh[i + j];
+                    if (results.Count < ef || d < bound)
                     {
-                        results.Push(-d, next);
-                        if (results.Count > ef) results.Pop();
-                        bound = -results.Peek().Key;
+                        candidates.Push(d, next);
+                        if (admit.Admits(next))
+                        {
+                            results.Push(-d, next);
+                            if (results.Count > ef) results.Pop();
+                            bound = -results.Peek().Key;
+                        }
                     }
                 }
             }
@@ -417,10 +451,28 @@ public sealed unsafe class HnswGraph
         finally { _resize.ExitReadLock(); }
     }
 
+    /// <summary>Moves the graph onto other copies of the same rows (a compaction that renumbered nothing), after searches running now finish.</summary>
+    public void Repoint(ReadOnlySpan<nint> vectors)
+    {
+        lock (_writer)
+        {
+            if (vectors.Length != _count) throw new ArgumentException($"{vectors.Length} vectors for a graph of {_count} rows");
+            _resize.EnterWriteLock();
+            try { vectors.CopyTo(_vectors); }
+            finally { _resize.ExitWriteLock(); }
+        }
+    }
+
     /// <summary>Writes the graph (settings, levels, lists, entry point, checksums) to a new file, fsynced.</summary>
     public void Save(string path)
     {
-        _resize.EnterWriteLock(); // no insert runs while the lists are written out
+        lock (_writer)
+            SaveLocked(path);
+    }
+
+    private void SaveLocked(string path)
+    {
+        _resize.EnterReadLock(); // the arrays do not grow while they are written out
         try
         {
             int count = _count;
@@ -456,7 +508,7 @@ public sealed unsafe class HnswGraph
             stream.Write(header);
             stream.Flush(flushToDisk: true);
         }
-        finally { _resize.ExitWriteLock(); }
+        finally { _resize.ExitReadLock(); }
     }
 
     /// <summary>
@@ -483,25 +535,27 @@ public sealed unsafe class HnswGraph
         if (XxHash3.Hash64(data.AsSpan(HeaderSize)) != BinaryPrimitives.ReadUInt64LittleEndian(header[48..]))
             throw new InvalidDataException($"{name}: corrupted data (checksum mismatch)");
         var settings = new HnswSettings(BinaryPrimitives.ReadInt32LittleEndian(header[20..]), BinaryPrimitives.ReadInt32LittleEndian(header[24..]), ef);
+        try { settings.Check(); }
+        catch (ArgumentException e) { throw new InvalidDataException($"{name}: impossible settings ({e.Message})"); }
         int count = BinaryPrimitives.ReadInt32LittleEndian(header[28..]);
         if (count != vectors.Length) throw new InvalidDataException($"{name}: indexes {count} rows, but the manifest says {vectors.Length}");
         var graph = new HnswGraph(dim, metric, settings);
+        long at = HeaderSize;
+        long links = (long)count * graph.Stride0 * sizeof(int);
+        if (count < 0 || at + count + links > data.Length) throw new InvalidDataException($"{name}: truncated lists");
         graph.Grow(Math.Max(count, 1));
-        int at = HeaderSize;
-        data.AsSpan(at, count).CopyTo(graph._levels);
+        data.AsSpan((int)at, count).CopyTo(graph._levels);
         at += count;
-        int links = count * graph.Stride0 * sizeof(int);
-        if (at + links > data.Length) throw new InvalidDataException($"{name}: truncated lists");
-        MemoryMarshal.Cast<byte, int>(data.AsSpan(at, links)).CopyTo(graph._links0);
+        MemoryMarshal.Cast<byte, int>(data.AsSpan((int)at, (int)links)).CopyTo(graph._links0);
         at += links;
         for (int node = 0; node < count; node++)
         {
             graph._vectors[node] = vectors[node];
             int level = graph._levels[node];
             if (level == 0) continue;
-            int size = level * graph.StrideUpper * sizeof(int);
+            long size = (long)level * graph.StrideUpper * sizeof(int);
             if (at + size > data.Length) throw new InvalidDataException($"{name}: truncated upper lists");
-            graph._upper[node] = MemoryMarshal.Cast<byte, int>(data.AsSpan(at, size)).ToArray();
+            graph._upper[node] = MemoryMarshal.Cast<byte, int>(data.AsSpan((int)at, (int)size)).ToArray();
             at += size;
         }
         if (at != data.Length) throw new InvalidDataException($"{name}: {data.Length - at} unexpected bytes after the lists");
@@ -541,7 +595,7 @@ public sealed unsafe class HnswGraph
 
         public int[] Visited = [];
         public int[] Neighbors = [];
-        public int[] Selected = [];
+        public int[] Fresh = [];
         public readonly MinHeap Candidates = new();
         public readonly MinHeap Results = new();
         private Pair[] _pairs = new Pair[64];
@@ -558,7 +612,7 @@ public sealed unsafe class HnswGraph
             if (scratch.Neighbors.Length < maxLinks)
             {
                 scratch.Neighbors = new int[maxLinks];
-                scratch.Selected = new int[maxLinks];
+                scratch.Fresh = new int[maxLinks];
             }
             return scratch;
         }

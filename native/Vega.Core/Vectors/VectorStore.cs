@@ -672,6 +672,8 @@ public sealed class VectorStore : IDisposable
                 throw;
             }
             _nextSegment++;
+            // A kept graph still points into the old segments, which are unmapped below.
+            if (!renumbered && graph is not null) graph.Repoint(VectorPointers(compacted.Parts, 0, graph.Count));
             _view = compacted;
             _ids.Clear();
             for (int row = 0; row < live.Count; row++) _ids[Encoding.UTF8.GetString(live[row].Part.Segment.Id(live[row].Local))] = row;
