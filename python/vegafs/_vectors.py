@@ -191,12 +191,13 @@ class VectorStore:
     def close(self) -> None:
         """Saves the HNSW graph if it grew (:meth:`flush`), then closes the store (queries running on other
         threads finish first). Adds and deletes were durable already."""
-        if not self.read_only:
-            try:
+        try:
+            if not self.read_only:
                 self.flush()
-            except InvalidArgumentError:
-                pass  # closed already
-        self._store.close()
+        except InvalidArgumentError:
+            pass  # closed already
+        finally:
+            self._store.close()
 
     def flush(self) -> None:
         """Saves the HNSW graph's new rows as a checkpoint, so reopening does not insert them again. Rows

@@ -428,10 +428,12 @@ public sealed class VectorStore : IDisposable
             var (part, local) = Locate(parts, row);
             if (!ignoreDeleted && part.Deleted[local] != 0) { texts.Add([]); texts.Add([]); texts.Add([]); continue; }
             texts.Add(part.Segment.Id(local).ToArray());
-            texts.Add(part.Segment.Metadata(local).ToArray());
-            texts.Add(part.Segment.Document(local).ToArray());
+            texts.Add(Copy(part.Segment.Metadata(local)));
+            texts.Add(Copy(part.Segment.Document(local)));
         }
     }
+
+    private static byte[] Copy(ReadOnlySpan<byte> text) => text.IsEmpty ? [] : text.ToArray();
 
     /// <summary>Copies each row's stored vector (normalized for cosine) into <paramref name="output"/>; zeros for -1.</summary>
     public void CopyVectors(ReadOnlySpan<long> rows, Span<float> output)
