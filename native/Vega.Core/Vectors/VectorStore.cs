@@ -550,13 +550,14 @@ public sealed class VectorStore : IDisposable
         }
     }
 
-    /// <summary>The skip marks of the graph's rows as one array indexed by row (empty when nothing is skipped).</summary>
+    /// <summary>The skip marks of the graph's rows as one array indexed by row (empty when nothing is skipped); copied only when the rows span several segments.</summary>
     private static byte[] GraphSkip(Part[] parts, byte[][] skips, int graphRows)
     {
         bool any = false;
         for (int p = 0; p < parts.Length && parts[p].BaseRow < graphRows && !any; p++)
             any = Array.IndexOf(skips[p], (byte)1) >= 0;
         if (!any) return [];
+        if (parts.Length == 1) return skips[0]; // row = index already; the graph never reads past graphRows
         var skip = new byte[graphRows];
         for (int p = 0; p < parts.Length && parts[p].BaseRow < graphRows; p++)
         {
