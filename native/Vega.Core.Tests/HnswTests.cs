@@ -444,7 +444,7 @@ public sealed unsafe class HnswTests : IDisposable
         graph = Build(rows, metric, new HnswSettings(8, 40, 20), threads: 1);
         string path = Path.Combine(_tree.Root, "graph.idx");
         if (File.Exists(path)) File.Delete(path);
-        graph.Save(path);
+        StoreFiles.SaveGraph(graph, path);
         return path;
     }
 
@@ -452,7 +452,7 @@ public sealed unsafe class HnswTests : IDisposable
                                                   int count = -1)
     {
         // Anything but InvalidDataException (an index error, an ArgumentException) fails the test.
-        var e = Record.Exception(() => HnswGraph.Load(path, dim, metric, 20, rows.Pointers(0, count < 0 ? rows.Count : count)));
+        var e = Record.Exception(() => StoreFiles.LoadGraph(path, dim, metric, 20, rows.Pointers(0, count < 0 ? rows.Count : count)));
         Assert.NotNull(e);
         Assert.IsType<InvalidDataException>(e);
         Assert.Contains(Path.GetFileName(path), e.Message);
@@ -466,9 +466,9 @@ public sealed unsafe class HnswTests : IDisposable
         var rows = Own(Clustered(13, new Random(14), 3000, 16, 20, normalize: metric == VectorMetric.Cosine), 16);
         var graph = Build(rows, metric, new HnswSettings(10, 50, 24), threads: 2);
         string path = Path.Combine(_tree.Root, $"graph-{metric}.idx");
-        graph.Save(path);
-        Assert.Throws<IOException>(() => graph.Save(path)); // a new file only, never overwritten
-        var loaded = HnswGraph.Load(path, 16, metric, 77, rows.Pointers(0, rows.Count));
+        StoreFiles.SaveGraph(graph, path);
+        Assert.ThrowsAny<IOException>(() => StoreFiles.SaveGraph(graph, path)); // a new file only, never overwritten
+        var loaded = StoreFiles.LoadGraph(path, 16, metric, 77, rows.Pointers(0, rows.Count));
         Assert.Equal(rows.Count, loaded.Count);
         Assert.Equal(new HnswSettings(10, 50, 77), loaded.Settings);
         var queries = Own(Clustered(13, new Random(15), 50, 16, 20, normalize: metric == VectorMetric.Cosine), 16);
@@ -485,7 +485,7 @@ public sealed unsafe class HnswTests : IDisposable
         // The loaded graph grows like the original: both take the same new rows and still agree.
         var more = Own(Clustered(13, new Random(16), 200, 16, 20, normalize: metric == VectorMetric.Cosine), 16);
         var combined = Own([.. rows.Values, .. more.Values], 16);
-        var reloaded = HnswGraph.Load(path, 16, metric, 24, combined.Pointers(0, rows.Count));
+        var reloaded = StoreFiles.LoadGraph(path, 16, metric, 24, combined.Pointers(0, rows.Count));
         reloaded.Insert(combined.Pointers(rows.Count, more.Count), 1);
         Assert.Equal(rows.Count + more.Count, reloaded.Count);
         for (int row = 0; row < more.Count && metric != VectorMetric.InnerProduct; row += 11)
@@ -500,8 +500,8 @@ public sealed unsafe class HnswTests : IDisposable
     {
         var graph = new HnswGraph(4, VectorMetric.Cosine, Standard);
         string path = Path.Combine(_tree.Root, "empty.idx");
-        graph.Save(path);
-        var loaded = HnswGraph.Load(path, 4, VectorMetric.Cosine, 64, []);
+        StoreFiles.SaveGraph(graph, path);
+        var loaded = StoreFiles.LoadGraph(path, 4, VectorMetric.Cosine, 64, []);
         Assert.Equal(0, loaded.Count);
         var rows = Own([1, 0, 0, 0, 0, 1, 0, 0], 4);
         Assert.Empty(GraphSearch(loaded, rows.Row(0), 3, 10).Rows);
@@ -525,7 +525,7 @@ public sealed unsafe class HnswTests : IDisposable
         File.WriteAllBytes(path, [.. bytes, 0, 0, 0, 0]);
         Assert.Contains("extended", LoadFails(path, rows).Message);
         File.WriteAllBytes(path, bytes);
-        Assert.Equal(rows.Count, HnswGraph.Load(path, 16, VectorMetric.L2, 20, rows.Pointers(0, rows.Count)).Count);
+        Assert.Equal(rows.Count, StoreFiles.LoadGraph(path, 16, VectorMetric.L2, 20, rows.Pointers(0, rows.Count)).Count);
     }
 
     [Fact]
@@ -625,14 +625,14 @@ public sealed unsafe class HnswTests : IDisposable
         Reseal(bad);
         File.WriteAllBytes(path, bad);
         var many = new nint[claimed];
-        var e = Record.Exception(() => HnswGraph.Load(path, 16, VectorMetric.L2, 20, many));
+        var e = Record.Exception(() => StoreFiles.LoadGraph(path, 16, VectorMetric.L2, 20, many));
         Assert.IsType<InvalidDataException>(e);
         // An M the settings refuse.
         bad = (byte[])bytes.Clone();
         BinaryPrimitives.WriteInt32LittleEndian(bad.AsSpan(20), 1000);
         Reseal(bad);
         File.WriteAllBytes(path, bad);
-        e = Record.Exception(() => HnswGraph.Load(path, 16, VectorMetric.L2, 20, rows.Pointers(0, rows.Count)));
+        e = Record.Exception(() => StoreFiles.LoadGraph(path, 16, VectorMetric.L2, 20, rows.Pointers(0, rows.Count)));
         Assert.IsType<InvalidDataException>(e);
     }
 
@@ -648,10 +648,10 @@ public sealed unsafe class HnswTests : IDisposable
         while (inserting.IsAlive && !GraphSearch(graph, rows.Row(2000), 1, 16).Rows.Contains(2000L)) Thread.Yield();
         string path = Path.Combine(_tree.Root, "racing.idx");
         bool runningBefore = inserting.IsAlive;
-        graph.Save(path); // waits for the running insert: a saved graph never names rows being inserted
+        StoreFiles.SaveGraph(graph, path); // waits for the running insert: a saved graph never names rows being inserted
         inserting.Join();
         Assert.True(runningBefore, "the insert finished before the save: the race was not exercised");
-        var loaded = HnswGraph.Load(path, 16, VectorMetric.L2, 20, rows.Pointers(0, 12000));
+        var loaded = StoreFiles.LoadGraph(path, 16, VectorMetric.L2, 20, rows.Pointers(0, 12000));
         Assert.Equal(12000, loaded.Count);
     }
 

@@ -24,9 +24,9 @@ public sealed class MetadataFilterTests : IDisposable
     {
         string path = Path.Combine(_tree.Root, "seg.vec");
         var vectors = new float[Rows.Length * 2];
-        Segment.Write(path, 2, VectorMetric.L2, vectors, Rows.Select((_, i) => Encoding.UTF8.GetBytes($"r{i}")).ToList(),
+        StoreFiles.WriteSegment(path, 2, VectorMetric.L2, vectors, Rows.Select((_, i) => Encoding.UTF8.GetBytes($"r{i}")).ToList(),
                       Rows.Select(Encoding.UTF8.GetBytes).ToList(), Rows.Select(_ => Array.Empty<byte>()).ToList());
-        _segment = Segment.Open(path, 2, VectorMetric.L2);
+        _segment = StoreFiles.OpenSegment(path, 2, VectorMetric.L2);
     }
 
     public void Dispose()

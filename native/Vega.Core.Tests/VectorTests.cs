@@ -115,7 +115,7 @@ public sealed unsafe class VectorTests : IDisposable
         for (int i = 0; i < ids.Count; i++)
         {
             int r = rng.Next(4);
-            metadata[i] = r == 0 ? [] : r == 1 ? [0, 0xFF, (byte)i, 0x80] : Utf8($"{{\"n\":{rng.Next()},\"tag\":\"é日本\"}}");
+            metadata[i] = r == 0 ? [] : r == 1 ? Utf8($"{{\"raw\":\"\\u0000\\uffff{i}\\n\"}}") : Utf8($"{{\"n\":{rng.Next()},\"tag\":\"é日本\"}}");
             documents[i] = r == 0 ? Utf8(new string('x', 5000) + ids[i]) : r == 1 ? [] : Utf8($"doc {ids[i]} ✓");
         }
         Add(store, vectors, ids, upsert, metadata, documents);
@@ -1057,10 +1057,10 @@ public sealed unsafe class VectorTests : IDisposable
     {
         string path = Path.Combine(_tree.Root, "one.vec");
         float[] vectors = [1, 2, 3, 4, 5, 6];
-        Segment.Write(path, 3, VectorMetric.InnerProduct, vectors, [Utf8("a"), Utf8("bé")], [[1, 2], []], [[], Utf8("doc")]);
-        Assert.Contains("dim", Assert.Throws<InvalidDataException>(() => Segment.Open(path, 4, VectorMetric.InnerProduct)).Message);
-        Assert.Contains("metric", Assert.Throws<InvalidDataException>(() => Segment.Open(path, 3, VectorMetric.L2)).Message);
-        using var segment = Segment.Open(path, 3, VectorMetric.InnerProduct);
+        StoreFiles.WriteSegment(path, 3, VectorMetric.InnerProduct, vectors, [Utf8("a"), Utf8("bé")], [[1, 2], []], [[], Utf8("doc")]);
+        Assert.Contains("dim", Assert.Throws<InvalidDataException>(() => StoreFiles.OpenSegment(path, 4, VectorMetric.InnerProduct)).Message);
+        Assert.Contains("metric", Assert.Throws<InvalidDataException>(() => StoreFiles.OpenSegment(path, 3, VectorMetric.L2)).Message);
+        using var segment = StoreFiles.OpenSegment(path, 3, VectorMetric.InnerProduct);
         Assert.Equal(2, segment.Count);
         Assert.Equal([4f, 5, 6], segment.Row(1).ToArray());
         Assert.Equal("bé", Text(segment.Id(1).ToArray()));
@@ -1069,7 +1069,7 @@ public sealed unsafe class VectorTests : IDisposable
         Assert.Empty(segment.Document(0).ToArray());
         Assert.Equal("doc", Text(segment.Document(1).ToArray()));
         // Write never overwrites.
-        Assert.Throws<IOException>(() => Segment.Write(path, 3, VectorMetric.InnerProduct, vectors, [[], []], [[], []], [[], []]));
+        Assert.ThrowsAny<IOException>(() => StoreFiles.WriteSegment(path, 3, VectorMetric.InnerProduct, vectors, [[], []], [[], []], [[], []]));
     }
 
     [Fact]

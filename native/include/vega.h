@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 /* BEGIN CDEF */
-#define VEGA_ABI_VERSION 8
+#define VEGA_ABI_VERSION 9
 
 /* Status codes. */
 #define VEGA_OK 0
@@ -375,16 +375,28 @@ typedef struct vega_index_options {
 } vega_index_options;
 #define VEGA_TABLE_STORE_ROWS 30 /* row; texts: id, metadata JSON, document (empty for row -1) */
 
+/*
+ * Cancel tokens (ABI 9). A long call that is not a job takes one as its `cancel` argument (0: none);
+ * vega_cancel_set, from any thread, makes it stop within ~50 ms of work with VEGA_ERR_CANCELLED and
+ * leave what it was changing as it was. A token may be freed once no call uses it.
+ */
+int32_t vega_cancel_new(int64_t* token);
+int32_t vega_cancel_set(int64_t token);
+int32_t vega_cancel_free(int64_t token);
+
 /* path: UTF-8 directory. dim 0 / metric -1: take them from the existing store. index NULL keeps the
-   store's index (none for a new store); another kind or m/ef_construction starts a new, empty graph. */
+   store's index (none for a new store); another kind or m/ef_construction starts a new, empty graph.
+   A store directory is not trusted: every name its manifest gives must be one the store writes, no file
+   is followed through a symlink, and every count and offset in a file is checked against its size. A
+   directory with segment files but no MANIFEST is refused (EIO) instead of becoming an empty store. */
 int32_t vega_store_open(const uint8_t* path, size_t length, int32_t dim, int32_t metric, int32_t flags,
-                        const vega_index_options* index, int64_t* store);
+                        const vega_index_options* index, int64_t cancel, int64_t* store);
 int32_t vega_store_info(int64_t store, int64_t* info);
 /* vectors: count x dim float32, row-major. ids: count NUL-terminated UTF-8 strings; metadata (JSON
    texts) and documents likewise, or NULL for none. All or nothing. */
 int32_t vega_store_add(int64_t store, const float* vectors, int64_t count, const uint8_t* ids, size_t ids_size,
                        const uint8_t* metadata, size_t metadata_size, const uint8_t* documents,
-                       size_t documents_size, int32_t flags);
+                       size_t documents_size, int32_t flags, int64_t cancel);
 /* k nearest live rows of each query (count x dim): count x k distances (ascending) and rows; slots
    past the rows found get +inf and -1. Exact without a graph or with VEGA_SEARCH_EXACT; otherwise the
    graph with beam width max(ef, k) (ef 0: the saved one). filter (NULL: none) is a JSON metadata filter
@@ -392,26 +404,24 @@ int32_t vega_store_add(int64_t store, const float* vectors, int64_t count, const
    report (NULL: none) gets the VEGA_TABLE_STORE_ROWS table of the count x k rows, read from the same
    state as the search (a fetch after it could see a compaction or delete in between). */
 int32_t vega_store_search(int64_t store, const float* queries, int64_t count, int32_t k, const uint8_t* filter,
-                          size_t filter_length, int32_t threads, int32_t ef, int32_t flags, float* distances,
-                          int64_t* rows, vega_report** report);
-/* One VEGA_TABLE_STORE_ROWS table for the given rows (-1 allowed), in order. */
-int32_t vega_store_fetch(int64_t store, const int64_t* rows, int64_t count, vega_report** report);
-/* The row of each id (count NUL-terminated strings), -1 where unknown. */
-int32_t vega_store_lookup(int64_t store, const uint8_t* ids, size_t size, int64_t count, int64_t* rows);
-/* Copies rows' stored vectors (count x dim; zeros for -1). */
-int32_t vega_store_vectors(int64_t store, const int64_t* rows, int64_t count, float* output);
+                          size_t filter_length, int32_t threads, int32_t ef, int32_t flags, int64_t cancel,
+                          float* distances, int64_t* rows, vega_report** report);
+/* The rows of count ids (NUL-terminated strings) in one consistent read: each id's row (-1 where
+   unknown), its stored vector (count x dim; zeros for -1) and one VEGA_TABLE_STORE_ROWS table. */
+int32_t vega_store_get(int64_t store, const uint8_t* ids, size_t size, int64_t count, int64_t* rows,
+                       float* vectors, vega_report** report);
 int32_t vega_store_delete(int64_t store, const uint8_t* ids, size_t size, int64_t count, int32_t flags, int64_t* deleted);
 /* Inserts up to max_rows rows not yet in the HNSW graph; *pending gets how many remain (0 without a
    graph). Bounded work per call, so a caller can show progress and stop between calls. */
-int32_t vega_store_index(int64_t store, int64_t max_rows, int32_t threads, int64_t* pending);
+int32_t vega_store_index(int64_t store, int64_t max_rows, int32_t threads, int64_t cancel, int64_t* pending);
 /* Saves the HNSW graph if the last checkpoint lacks rows (rows themselves are durable at each add). */
 int32_t vega_store_flush(int64_t store);
 /* Rewrites live rows into one segment; *reclaimed gets the deleted rows dropped. With deletions the
    rows are renumbered and the graph starts again empty (vega_store_index rebuilds it). */
-int32_t vega_store_compact(int64_t store, int64_t* reclaimed);
+int32_t vega_store_compact(int64_t store, int64_t cancel, int64_t* reclaimed);
 /* op VEGA_SNAPSHOT_*: name (UTF-8, [A-Za-z0-9._-], not starting with '.') under <store>/snapshots.
    A snapshot hard-links the immutable files and copies the manifest; restore makes the store that state. */
-int32_t vega_store_snapshot(int64_t store, int32_t op, const uint8_t* name, size_t length);
+int32_t vega_store_snapshot(int64_t store, int32_t op, const uint8_t* name, size_t length, int64_t cancel);
 /* Closes the store (after queries running on other threads finish) and frees the id. */
 int32_t vega_store_close(int64_t store);
 /* END CDEF */

@@ -12,15 +12,16 @@ import threading
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from . import errors
 from ._paths import ENCODE_ERRORS, ENCODING, splitter
 
-ABI_VERSION = 8
+ABI_VERSION = 9
 _LIBRARY_FILE = "libvega.so"
 _HEADER_FILE = "vega.h"
 _POLL_MS = 50
+T = TypeVar("T")
 
 _lock = threading.Lock()
 _loaded: tuple[Any, Any, str] | None = None
@@ -573,16 +574,60 @@ def _strings(items: list[bytes]) -> bytes:
     return b"\0".join(items) + b"\0"
 
 
+def interruptible(call: Callable[[int], T], background: bool = True) -> T:
+    """Runs ``call(token)``, one native call that takes a cancel token, so that Ctrl-C stops it promptly.
+
+    Python runs SIGINT handlers on the main thread only, between bytecodes: during a long native call
+    there, Ctrl-C would wait for the call to end. So on the main thread (when ``background``) the call
+    runs on a helper thread while this one waits; KeyboardInterrupt (or any exception) while waiting
+    sets the token, waits for the call to stop (native loops look at the token every few ms of work, and
+    leave what they were changing as it was) and propagates. Elsewhere the call runs inline."""
+    ffi, lib = native()
+    out = ffi.new("int64_t*")
+    check(lib.vega_cancel_new(out))
+    token = out[0]
+    try:
+        if not background or threading.current_thread() is not threading.main_thread():
+            return call(token)
+        outcome: list[Any] = []
+
+        def run() -> None:
+            try:
+                outcome.append((True, call(token)))
+            except BaseException as error:  # handed to the waiting thread
+                outcome.append((False, error))
+
+        worker = threading.Thread(target=run, name="vegafs-call", daemon=True)
+        worker.start()
+        try:
+            worker.join()
+        except BaseException:
+            lib.vega_cancel_set(token)
+            while worker.is_alive():
+                try:
+                    worker.join()
+                except KeyboardInterrupt:  # a second Ctrl-C: the call is stopping already
+                    pass
+            raise
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
+    finally:
+        lib.vega_cancel_free(token)
+
+
 class NativeStore:
     """An open native vector store. Arrays cross as pointers into numpy buffers (no copies); the caller
-    passes float32 C-contiguous arrays and int64 row arrays."""
+    passes float32 C-contiguous arrays and int64 row arrays. Calls that can run long take a cancel token
+    through :func:`interruptible`, so Ctrl-C stops them within milliseconds."""
 
     def __init__(self, path: bytes, dim: int, metric: int, flags: int, index: tuple[int, int, int, int] | None) -> None:
         """``index``: (kind, M, ef_construction, ef), or None to keep the store's own."""
         ffi, lib = native()
         out = ffi.new("int64_t*")
         options = ffi.NULL if index is None else ffi.new("vega_index_options*", index)
-        check(lib.vega_store_open(path, len(path), dim, metric, flags, options, out))
+        interruptible(lambda token: check(lib.vega_store_open(path, len(path), dim, metric, flags, options, token, out)))
         self.id: int = out[0]
         self._finalizer = weakref.finalize(self, _release, "vega_store_close", out[0])
 
@@ -598,38 +643,32 @@ class NativeStore:
         ids_blob = _strings(ids)
         meta_blob = _strings(metadata) if metadata is not None else ffi.NULL
         docs_blob = _strings(documents) if documents is not None else ffi.NULL
-        check(lib.vega_store_add(self.id, ffi.from_buffer("float[]", vectors), len(ids), ids_blob, len(ids_blob),
-                                 meta_blob, 0 if metadata is None else len(meta_blob),
-                                 docs_blob, 0 if documents is None else len(docs_blob),
-                                 STORE_UPSERT if upsert else 0))
+        interruptible(lambda token: check(lib.vega_store_add(
+            self.id, ffi.from_buffer("float[]", vectors), len(ids), ids_blob, len(ids_blob),
+            meta_blob, 0 if metadata is None else len(meta_blob), docs_blob, 0 if documents is None else len(docs_blob),
+            STORE_UPSERT if upsert else 0, token)))
 
     def search(self, queries: Any, count: int, k: int, filter: bytes | None, threads: int | None, ef: int,
-               exact: bool, distances: Any, rows: Any) -> RawTable:
-        """Fills ``distances`` and ``rows``; returns the rows' texts (id, metadata, document), read with the search."""
+               exact: bool, distances: Any, rows: Any, background: bool) -> RawTable:
+        """Fills ``distances`` and ``rows``; returns the rows' texts (id, metadata, document), read with the
+        search. ``background``: the search is long enough to be worth a helper thread for Ctrl-C."""
         ffi, lib = native()
         report = ffi.new("vega_report**")
-        check(lib.vega_store_search(self.id, ffi.from_buffer("float[]", queries), count, k,
-                                    ffi.NULL if filter is None else filter, 0 if filter is None else len(filter),
-                                    threads or 0, ef, SEARCH_EXACT if exact else 0,
-                                    ffi.from_buffer("float[]", distances, require_writable=True),
-                                    ffi.from_buffer("int64_t[]", rows, require_writable=True), report))
+        interruptible(lambda token: check(lib.vega_store_search(
+            self.id, ffi.from_buffer("float[]", queries), count, k, ffi.NULL if filter is None else filter,
+            0 if filter is None else len(filter), threads or 0, ef, SEARCH_EXACT if exact else 0, token,
+            ffi.from_buffer("float[]", distances, require_writable=True),
+            ffi.from_buffer("int64_t[]", rows, require_writable=True), report)), background)
         return _take_report(ffi, lib, report[0])[0]
 
-    def fetch(self, rows: Any, count: int) -> RawTable:
-        ffi, lib = native()
-        report = ffi.new("vega_report**")
-        check(lib.vega_store_fetch(self.id, ffi.from_buffer("int64_t[]", rows), count, report))
-        return _take_report(ffi, lib, report[0])[0]
-
-    def lookup(self, ids: list[bytes], rows: Any) -> None:
+    def get(self, ids: list[bytes], rows: Any, vectors: Any) -> RawTable:
+        """Fills ``rows`` (-1: unknown) and ``vectors`` for ``ids``; returns their texts, all read at once."""
         ffi, lib = native()
         blob = _strings(ids)
-        check(lib.vega_store_lookup(self.id, blob, len(blob), len(ids), ffi.from_buffer("int64_t[]", rows, require_writable=True)))
-
-    def vectors(self, rows: Any, count: int, output: Any) -> None:
-        ffi, lib = native()
-        check(lib.vega_store_vectors(self.id, ffi.from_buffer("int64_t[]", rows), count,
-                                     ffi.from_buffer("float[]", output, require_writable=True)))
+        report = ffi.new("vega_report**")
+        check(lib.vega_store_get(self.id, blob, len(blob), len(ids), ffi.from_buffer("int64_t[]", rows, require_writable=True),
+                                 ffi.from_buffer("float[]", vectors, require_writable=True), report))
+        return _take_report(ffi, lib, report[0])[0]
 
     def delete(self, ids: list[bytes], missing_ok: bool) -> int:
         ffi, lib = native()
@@ -642,7 +681,7 @@ class NativeStore:
         """Inserts up to ``max_rows`` pending rows into the HNSW graph; returns how many remain."""
         ffi, lib = native()
         pending = ffi.new("int64_t*")
-        check(lib.vega_store_index(self.id, max_rows, threads or 0, pending))
+        interruptible(lambda token: check(lib.vega_store_index(self.id, max_rows, threads or 0, token, pending)))
         return int(pending[0])
 
     def flush(self) -> None:
@@ -652,12 +691,12 @@ class NativeStore:
     def compact(self) -> int:
         ffi, lib = native()
         reclaimed = ffi.new("int64_t*")
-        check(lib.vega_store_compact(self.id, reclaimed))
+        interruptible(lambda token: check(lib.vega_store_compact(self.id, token, reclaimed)))
         return int(reclaimed[0])
 
     def snapshot(self, op: int, name: bytes) -> None:
         _, lib = native()
-        check(lib.vega_store_snapshot(self.id, op, name, len(name)))
+        interruptible(lambda token: check(lib.vega_store_snapshot(self.id, op, name, len(name), token)))
 
     def close(self) -> None:
         self._finalizer()

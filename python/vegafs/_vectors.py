@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 Metadata = Mapping[str, Any]
 IdLike = Union[str, int]
 _ERRNO_CORRUPT, _ERRNO_BUSY = 5, 16
-_INDEX_CHUNK = 8192  # rows per native call while building the graph: progress and Ctrl-C between calls
+_INDEX_CHUNK = 8192  # rows per native call while building the graph: progress between calls
+_BACKGROUND_WORK = 1 << 24  # queries x rows from which a search runs on a helper thread, for Ctrl-C
+_METADATA_DEPTH = 32  # VectorStore.MaxMetadataDepth in the engine
 _WORD = re.compile(r"\w+")
 Embedder = Callable[[Sequence[str]], Any]
 
@@ -143,6 +145,10 @@ class VectorStore:
             raise ValueError(f"dim must be an integer from 1 to 65536, not {dim!r}")
         self._np = _numpy()
         self.path = os.fspath(path)
+        if not isinstance(self.path, str):
+            raise TypeError(f"path must be a str or os.PathLike[str], not {type(self.path).__name__}")
+        if not self.path:
+            raise ValueError("path is empty: give the store's directory (use '.' for the current one)")
         flags = _native.STORE_READONLY if read_only else _native.STORE_CREATE
         # A metric given with dim (creating) is checked against an existing store; without dim, the store's own.
         metric_code = _native.METRICS[metric] if dim is not None else -1
@@ -212,7 +218,7 @@ class VectorStore:
         """Inserts the rows the HNSW graph does not hold yet (after an add, a compaction, a restore, or a
         crash before a checkpoint); returns how many. :meth:`add` calls it, so this is needed only after an
         interrupted build. Until then those rows are searched exactly, so results are never missing rows.
-        Ctrl-C stops within about a second and keeps what was inserted. Without a graph it returns 0."""
+        Ctrl-C stops it within milliseconds and keeps what was inserted. Without a graph it returns 0."""
         with self._lock:
             pending = total = int(self._store.info()[10])
             if not total:
@@ -254,10 +260,13 @@ class VectorStore:
     def list_snapshots(self) -> list[str]:
         """Names of the snapshots, oldest first."""
         top = os.path.join(self.path, "snapshots")
+        if os.path.islink(top):
+            return []  # the store never follows a link out of its directory (restore refuses it too)
         try:
-            entries = [e for e in os.scandir(top) if not e.name.startswith(".") and e.is_dir()
-                       and os.path.exists(os.path.join(e.path, "MANIFEST"))]
-        except FileNotFoundError:
+            entries = [e for e in os.scandir(top) if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+                       and os.path.isfile(os.path.join(e.path, "MANIFEST"))
+                       and not os.path.islink(os.path.join(e.path, "MANIFEST"))]
+        except (FileNotFoundError, NotADirectoryError):
             return []
         return [e.name for e in sorted(entries, key=lambda e: (e.stat().st_mtime_ns, e.name))]
 
@@ -364,6 +373,8 @@ class VectorStore:
             vectors = self._embed([vectors] if isinstance(vectors, str) else list(vectors))
         queries = self._matrix(vectors, "queries")
         count = queries.shape[0]
+        rows_now = len(self)
+        k = max(1, min(k, rows_now))  # no more results than rows: a huge k must not size the output arrays
         distances = np.empty((count, k), dtype=np.float32)
         rows = np.empty((count, k), dtype=np.int64)
         predicate = None
@@ -375,15 +386,16 @@ class VectorStore:
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"filter cannot be written as JSON: {exc}") from None
         try:
-            table = self._store.search(queries, count, k, predicate, threads, ef or 0, exact, distances, rows)
+            table = self._store.search(queries, count, k, predicate, threads, ef or 0, exact, distances, rows,
+                                       background=count * rows_now >= _BACKGROUND_WORK)
         except InvalidArgumentError as error:
             raise _store_error(error) from None
         texts = table.texts or []
         # Decoded for the whole batch in three passes (per-query loops cost more than the search at small ef).
         ids = [raw.decode() for raw in texts[0::3]]
         raw_metadata, raw_documents = texts[1::3], texts[2::3]
-        metadata = [json.loads(raw) if raw else None for raw in raw_metadata] if any(raw_metadata) else [None] * len(ids)
-        documents = ([raw[1:].decode("utf-8", "surrogatepass") if raw else None for raw in raw_documents]
+        metadata = [_parse_metadata(raw, self.path) for raw in raw_metadata] if any(raw_metadata) else [None] * len(ids)
+        documents = ([_parse_document(raw, self.path) for raw in raw_documents]
                      if any(raw_documents) else [None] * len(ids))
         found = np.count_nonzero(rows >= 0, axis=1).tolist()
         results = [QueryResult(ids[q * k:q * k + n], distances[q, :n].copy(), metadata[q * k:q * k + n],
@@ -397,11 +409,13 @@ class VectorStore:
         if not names:
             return []
         rows = np.empty(len(names), dtype=np.int64)
-        self._store.lookup([n.encode() for n in names], rows)
         vectors = np.empty((len(names), self.dim), dtype=np.float32)
-        self._store.vectors(rows, len(names), vectors)
-        texts = self._store.fetch(rows, len(names)).texts or []
-        return [Record(names[i], vectors[i], _parse_metadata(texts[3 * i + 1]), _parse_document(texts[3 * i + 2]))
+        try:  # one native call: the rows, vectors and texts all come from one state of the store
+            texts = self._store.get([n.encode() for n in names], rows, vectors).texts or []
+        except InvalidArgumentError as error:
+            raise _store_error(error) from None
+        return [Record(names[i], vectors[i], _parse_metadata(texts[3 * i + 1], self.path),
+                       _parse_document(texts[3 * i + 2], self.path))
                 if rows[i] >= 0 else None for i in range(len(names))]
 
     def __contains__(self, id: object) -> bool:
@@ -464,6 +478,8 @@ def _metadata_json(item: Metadata | None, index: int) -> bytes:
         return json.dumps(dict(item), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
     except (TypeError, ValueError) as exc:
         raise ValueError(f"metadata[{index}] cannot be stored as JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"metadata[{index}] is nested too deeply (at most {_METADATA_DEPTH} levels)") from None
 
 
 def _document(item: str | None, index: int) -> bytes:
@@ -477,9 +493,22 @@ def _document(item: str | None, index: int) -> bytes:
     return b"=" + item.encode("utf-8", "surrogatepass")
 
 
-def _parse_metadata(raw: bytes) -> dict[str, Any] | None:
-    return json.loads(raw) if raw else None
+def _parse_metadata(raw: bytes, store: str) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        value = None
+    if not isinstance(value, dict):  # only a damaged or hand-made segment holds anything else
+        raise VectorStoreError(f"{store}: a row's stored metadata is not a JSON object (damaged or forged store)")
+    return value
 
 
-def _parse_document(raw: bytes) -> str | None:
-    return raw[1:].decode("utf-8", "surrogatepass") if raw else None
+def _parse_document(raw: bytes, store: str) -> str | None:
+    if not raw:
+        return None
+    try:
+        return raw[1:].decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        raise VectorStoreError(f"{store}: a row's stored document is not UTF-8 (damaged or forged store)") from None

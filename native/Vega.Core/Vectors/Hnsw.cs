@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Vega.Core.Files;
 using Vega.Core.Hashing;
 
 namespace Vega.Core.Vectors;
@@ -8,11 +9,11 @@ namespace Vega.Core.Vectors;
 /// <summary>The settings of an HNSW index, saved with it (ef too, unlike hnswlib, so a reopened store searches as before).</summary>
 public readonly record struct HnswSettings(int M, int EfConstruction, int Ef)
 {
-    public const int DefaultM = 16, DefaultEfConstruction = 200, DefaultEf = 64;
+    public const int DefaultM = 16, DefaultEfConstruction = 200, DefaultEf = 64, MaxM = 256;
 
     public void Check()
     {
-        if (M is < 2 or > 256) throw new ArgumentException($"M must be from 2 to 256, not {M}");
+        if (M is < 2 or > MaxM) throw new ArgumentException($"M must be from 2 to 256, not {M}");
         if (EfConstruction is < 1 or > 100_000) throw new ArgumentException($"ef_construction must be from 1 to 100000, not {EfConstruction}");
         if (Ef is < 1 or > 100_000) throw new ArgumentException($"ef must be from 1 to 100000, not {Ef}");
     }
@@ -491,20 +492,20 @@ public sealed unsafe class HnswGraph
         }
     }
 
-    /// <summary>Writes the graph (settings, levels, lists, entry point, checksums) to a new file, fsynced.</summary>
-    public void Save(string path)
+    /// <summary>Writes the graph (settings, levels, lists, entry point, checksums) as the new file <paramref name="name"/> of <paramref name="directory"/>, fsynced.</summary>
+    public void Save(DirectoryHandle directory, string name)
     {
         lock (_writer)
-            SaveLocked(path);
+            SaveLocked(directory, name);
     }
 
-    private void SaveLocked(string path)
+    private void SaveLocked(DirectoryHandle directory, string name)
     {
         _resize.EnterReadLock(); // the arrays do not grow while they are written out
         try
         {
             int count = _count;
-            using var stream = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 20);
+            using var stream = directory.CreateNew(name);
             stream.Position = HeaderSize;
             var hasher = Hasher.Create(HashAlgorithmKind.Xxh3_64);
             void Write(ReadOnlySpan<byte> bytes)
@@ -540,14 +541,17 @@ public sealed unsafe class HnswGraph
     }
 
     /// <summary>
-    /// Reads a graph saved by <see cref="Save"/>. <paramref name="vectors"/> gives the vector of each of its
-    /// rows. Throws <see cref="InvalidDataException"/> naming the problem for a truncated, corrupted or
-    /// mismatched file.
+    /// Reads a graph saved by <see cref="Save"/> from the file <paramref name="name"/> of
+    /// <paramref name="directory"/> (a regular file, never a symlink). <paramref name="vectors"/> gives the
+    /// vector of each of its rows. Throws <see cref="InvalidDataException"/> naming the problem for a
+    /// truncated, corrupted, forged or mismatched file: every length, level and node id is checked before use.
     /// </summary>
-    public static HnswGraph Load(string path, int dim, VectorMetric metric, int ef, ReadOnlySpan<nint> vectors)
+    public static HnswGraph Load(DirectoryHandle directory, string name, int dim, VectorMetric metric, int ef, ReadOnlySpan<nint> vectors)
     {
-        string name = System.IO.Path.GetFileName(path);
-        byte[] data = File.ReadAllBytes(path);
+        // A real graph holds a level byte and a level-0 list per node, plus upper lists for about one node in
+        // M-1; a file much larger than that for the manifest's row count is not one (and is not read).
+        long expected = HeaderSize + (long)vectors.Length * (1 + (2 * HnswSettings.MaxM + 1) * sizeof(int)) * 4;
+        byte[] data = directory.ReadAll(name, Math.Min(expected, Array.MaxLength));
         if (data.Length < HeaderSize || !data.AsSpan(0, 8).SequenceEqual(Magic))
             throw new InvalidDataException($"{name}: truncated or not a vegafs HNSW index");
         var header = data.AsSpan(0, HeaderSize);

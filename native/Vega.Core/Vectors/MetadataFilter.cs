@@ -204,32 +204,41 @@ internal static class MetadataColumns
         byte[] name = Encoding.UTF8.GetBytes(key);
         for (long row = 0; row < segment.Count; row++)
         {
-            values[row] = MetadataFilter.Value.Missing;
-            var json = segment.Metadata(row);
-            if (json.IsEmpty) continue;
-            var reader = new Utf8JsonReader(json);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) continue;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                bool match = reader.ValueTextEquals(name);
-                reader.Read();
-                if (!match)
-                {
-                    reader.Skip();
-                    continue;
-                }
-                values[row] = reader.TokenType switch
-                {
-                    JsonTokenType.String => new(System.Text.Json.JsonValueKind.String, 0, reader.GetString(), false),
-                    JsonTokenType.Number => new(System.Text.Json.JsonValueKind.Number, reader.GetDouble(), null, false),
-                    JsonTokenType.True => new(System.Text.Json.JsonValueKind.True, 0, null, true),
-                    JsonTokenType.False => new(System.Text.Json.JsonValueKind.True, 0, null, false),
-                    JsonTokenType.Null => new(System.Text.Json.JsonValueKind.Null, 0, null, false),
-                    _ => new(System.Text.Json.JsonValueKind.Object, 0, null, false),
-                };
-                break;
-            }
+            // One row's damaged or forged metadata (stores written before add() checked it, or by hand) only
+            // makes that row match nothing; it never fails the query.
+            try { values[row] = ValueOf(segment.Metadata(row), name); }
+            catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException) { values[row] = Other; }
         }
         return values;
+    }
+
+    /// <summary>A list, an object or an unreadable value: no test matches it.</summary>
+    private static readonly MetadataFilter.Value Other = new(JsonValueKind.Object, 0, null, false);
+
+    private static MetadataFilter.Value ValueOf(ReadOnlySpan<byte> json, byte[] name)
+    {
+        if (json.IsEmpty) return MetadataFilter.Value.Missing;
+        var reader = new Utf8JsonReader(json);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return MetadataFilter.Value.Missing;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            bool match = reader.ValueTextEquals(name);
+            reader.Read();
+            if (!match)
+            {
+                reader.Skip();
+                continue;
+            }
+            return reader.TokenType switch
+            {
+                JsonTokenType.String => new(JsonValueKind.String, 0, reader.GetString(), false),
+                JsonTokenType.Number => new(JsonValueKind.Number, reader.GetDouble(), null, false),
+                JsonTokenType.True => new(JsonValueKind.True, 0, null, true),
+                JsonTokenType.False => new(JsonValueKind.True, 0, null, false),
+                JsonTokenType.Null => new(JsonValueKind.Null, 0, null, false),
+                _ => Other,
+            };
+        }
+        return MetadataFilter.Value.Missing;
     }
 }

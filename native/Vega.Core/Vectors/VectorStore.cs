@@ -1,6 +1,9 @@
 using System.Text;
 using System.Text.Json;
+using Microsoft.Win32.SafeHandles;
+using Vega.Core.Files;
 using Vega.Core.Hashing;
+using Vega.Core.Interop;
 
 namespace Vega.Core.Vectors;
 
@@ -31,15 +34,23 @@ public sealed record IndexOptions(bool Hnsw, HnswSettings Settings)
 public sealed class VectorStore : IDisposable
 {
     public const int ManifestFormat = 1;
+    public const int MaxDim = 65536;
+    /// <summary>Metadata is one JSON object per row of at most this many bytes and levels of nesting: a filter reads it for every row it scans.</summary>
+    public const int MaxMetadataBytes = 1 << 20, MaxMetadataDepth = 32;
     private const string ManifestName = "MANIFEST";
+    private const string LockName = "LOCK";
     private const string SnapshotsName = "snapshots";
+    private const string TempSuffix = ".tmp";
+    /// <summary>A manifest lists segments and deleted rows: far below this even for billions of rows' deletions.</summary>
+    private const long MaxManifestBytes = 1L << 30;
     private const int BlockRows = 4096;
 
-    private readonly string _directory;
-    private readonly FileStream? _lock;
+    private readonly DirectoryHandle _directory;
+    private readonly SafeFileHandle? _lock;
     private readonly object _write = new();
-    /// <summary>Held (shared) by every call that reads segment memory, and exclusively by whoever unmaps it.</summary>
+    /// <summary>Held (shared) by every call that reads segment memory, and exclusively by whoever frees it.</summary>
     private readonly ReaderWriterLockSlim _mapped = new(LockRecursionPolicy.SupportsRecursion);
+    /// <summary>Id to global row; also the lock under which it changes together with <see cref="_view"/>, so a reader taking it sees a matching pair.</summary>
     private readonly Dictionary<string, long> _ids = new(StringComparer.Ordinal);
     private volatile View _view = new([], 0, null);
     private int _nextSegment = 1;
@@ -67,7 +78,7 @@ public sealed class VectorStore : IDisposable
     public long IndexedRows => _view.Graph?.Count ?? 0;
     public long PendingRows => _view.Graph is null ? 0 : _view.Rows - _view.Graph.Count;
 
-    private VectorStore(string directory, int dim, VectorMetric metric, FileStream? writeLock)
+    private VectorStore(DirectoryHandle directory, int dim, VectorMetric metric, SafeFileHandle? writeLock)
     {
         _directory = directory;
         Dim = dim;
@@ -75,49 +86,58 @@ public sealed class VectorStore : IDisposable
         _lock = writeLock;
     }
 
+    private static string SegmentName(int number) => $"seg-{number:D6}.vec";
+    private static string GraphName(int number) => $"hnsw-{number:D6}.idx";
+
+    /// <summary>The number in a name of the form <paramref name="prefix"/>NNNNNN<paramref name="suffix"/> as this store writes it, or -1.</summary>
+    private static int NameNumber(string name, string prefix, string suffix)
+    {
+        if (!name.StartsWith(prefix, StringComparison.Ordinal) || !name.EndsWith(suffix, StringComparison.Ordinal)) return -1;
+        var digits = name.AsSpan(prefix.Length, Math.Max(0, name.Length - prefix.Length - suffix.Length));
+        if (digits.Length is < 6 or > 10 || digits.ContainsAnyExceptInRange('0', '9')) return -1;
+        return int.TryParse(digits, out int number) && number > 0 && $"{prefix}{number:D6}{suffix}" == name ? number : -1;
+    }
+
+    private static int SegmentNumber(string name) => NameNumber(name, "seg-", ".vec");
+    private static int GraphNumber(string name) => NameNumber(name, "hnsw-", ".idx");
+
     /// <summary>
     /// Opens the store in <paramref name="directory"/>, creating it if <paramref name="create"/> and it has
     /// no manifest (then <paramref name="dim"/> and <paramref name="metric"/> are required). A given dim or
     /// metric must match an existing store's. <paramref name="index"/> null keeps the store's index; another
-    /// one replaces it (a new graph is empty and fills through <see cref="IndexPending"/>).
+    /// one replaces it (a new graph is empty and fills through <see cref="IndexPending"/>). A directory
+    /// holding segment files but no manifest is refused rather than made a new, empty store.
     /// </summary>
-    public static VectorStore Open(string directory, int dim, VectorMetric? metric, bool create, bool readOnly, IndexOptions? index = null)
+    public static VectorStore Open(string directory, int dim, VectorMetric? metric, bool create, bool readOnly,
+                                   IndexOptions? index = null, CancellationToken cancel = default)
     {
-        string manifest = Path.Combine(directory, ManifestName);
-        if (!File.Exists(manifest))
-        {
-            if (!create || readOnly) throw new FileNotFoundException($"{directory}: not a vector store (no {ManifestName})", manifest);
-            if (dim <= 0) throw new ArgumentException("dim is needed to create a vector store");
-            Directory.CreateDirectory(directory);
-        }
-        FileStream? writeLock = null;
-        if (!readOnly)
-        {
-            try
-            {
-                // FileShare.None is an exclusive flock on Unix: a second writer (this process or another) fails.
-                writeLock = new FileStream(Path.Combine(directory, "LOCK"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (File.Exists(Path.Combine(directory, "LOCK")))
-            {
-                throw new IOException($"{directory}: the vector store is already open for writing (by this or another process); open it read-only to query");
-            }
-        }
+        if (dim < 0 || dim > MaxDim) throw new ArgumentException($"dim must be from 1 to {MaxDim}, not {dim}");
+        var handle = OpenDirectory(directory, create && !readOnly);
+        SafeFileHandle? writeLock = null;
         VectorStore? store = null;
         try
         {
-            if (!File.Exists(manifest))
+            if (!readOnly)
             {
-                store = new VectorStore(directory, dim, metric ?? VectorMetric.Cosine, writeLock);
+                // flock: a second writer, in this process or another, is refused.
+                writeLock = handle.TryLock(LockName)
+                    ?? throw new IOException($"{directory}: the vector store is already open for writing (by this or another process); open it read-only to query");
+            }
+            if (handle.Kind(ManifestName) == 0)
+            {
+                RefuseOrphanedFiles(handle);
+                if (!create || readOnly) throw new FileNotFoundException($"{directory}: not a vector store (no {ManifestName})", Path.Join(directory, ManifestName));
+                if (dim <= 0) throw new ArgumentException("dim is needed to create a vector store");
+                store = new VectorStore(handle, dim, metric ?? VectorMetric.Cosine, writeLock);
                 if (index is { Hnsw: true }) store._view = new View([], 0, new HnswGraph(store.Dim, store.Metric, Resolve(index.Settings, null)));
-                store.WriteManifest(directory, store._view, store._nextSegment);
+                store.WriteManifest(handle, store._view, store._nextSegment);
                 return store;
             }
-            var read = ReadManifest(directory);
+            var read = ReadManifest(handle);
             if (dim > 0 && dim != read.Dim) throw new ArgumentException($"the store has dim {read.Dim}, not {dim}");
             if (metric is not null && metric != read.Metric) throw new ArgumentException($"the store's metric is {MetricName(read.Metric)}, not {MetricName(metric.Value)}");
-            store = new VectorStore(directory, read.Dim, read.Metric, writeLock);
-            store.Apply(directory, read);
+            store = new VectorStore(handle, read.Dim, read.Metric, writeLock);
+            store.ApplyLatest(read, cancel);
             if (index is not null) store.ChangeIndex(index);
             if (writeLock is not null) store.RemoveStrayFiles();
             return store;
@@ -125,50 +145,137 @@ public sealed class VectorStore : IDisposable
         catch
         {
             if (store is not null) store.Dispose();
-            else writeLock?.Dispose();
+            else
+            {
+                writeLock?.Dispose();
+                handle.Dispose();
+            }
             throw;
         }
     }
 
-    /// <summary>A manifest as read and checked from disk.</summary>
-    private sealed record Manifest(int Dim, VectorMetric Metric, int NextSegment, List<string> Segments,
-                                   Dictionary<string, long[]> Deleted, HnswSettings? Hnsw, string? Graph, int GraphRows);
-
-    private static Manifest ReadManifest(string directory)
+    private static DirectoryHandle OpenDirectory(string directory, bool create)
     {
-        string text = File.ReadAllText(Path.Combine(directory, ManifestName), Encoding.UTF8);
-        int mark = text.LastIndexOf("\nxxh3:", StringComparison.Ordinal);
-        if (mark < 0) throw new InvalidDataException($"{directory}/{ManifestName}: truncated or not a manifest (no checksum line)");
-        string body = text[..(mark + 1)];
-        string expected = text[(mark + 6)..].Trim();
-        if (HashHex(body) != expected) throw new InvalidDataException($"{directory}/{ManifestName}: corrupted (checksum mismatch)");
-        using var document = JsonDocument.Parse(body);
+        if (directory.Length == 0) throw new ArgumentException("the store path is empty");
+        try { return DirectoryHandle.Open(directory, create); }
+        catch (PosixException e) when (e.Errno == Libc.ENOENT)
+        {
+            throw new FileNotFoundException($"{directory}: not a vector store (no such directory)", directory);
+        }
+        catch (PosixException e) when (e.Errno == Libc.ENOTDIR)
+        {
+            throw new PosixException(e.Errno, e.PathBytes, $"{directory}: not a directory, so not a vector store");
+        }
+        catch (IOException e) when (e is not PosixException)
+        {
+            // Directory.CreateDirectory over a file: .NET's own message is a resource key in a trimmed build.
+            throw new PosixException(Libc.ENOTDIR, Encoding.UTF8.GetBytes(directory), $"{directory}: not a directory, and cannot be made one (a file is in the way)");
+        }
+    }
+
+    /// <summary>Segments or graphs without a manifest are a store that lost its MANIFEST: never start an empty store over them (its first writable open would delete them as strays).</summary>
+    private static void RefuseOrphanedFiles(DirectoryHandle directory)
+    {
+        var orphans = directory.Entries().Select(e => e.Name)
+            .Where(name => SegmentNumber(name) > 0 || GraphNumber(name) > 0)
+            .Order(StringComparer.Ordinal).ToList();
+        if (orphans.Count > 0)
+            throw new InvalidDataException($"{directory.Path}: holds vector store files ({string.Join(", ", orphans.Take(3))}{(orphans.Count > 3 ? ", ..." : "")}) " +
+                                           $"but no {ManifestName}; refusing to create a new store over them (restore the {ManifestName} from a backup " +
+                                           "or snapshots/<name>/, or move the files away)");
+    }
+
+    /// <summary>A manifest as read and checked from disk: every name in it is one this store could have written.</summary>
+    private sealed record Manifest(int Dim, VectorMetric Metric, int NextSegment, List<string> Segments,
+                                   Dictionary<string, long[]> Deleted, HnswSettings? Hnsw, string? Graph, int GraphRows, byte[] Bytes);
+
+    private static Manifest ReadManifest(DirectoryHandle directory)
+    {
+        string where = Path.Join(directory.Path, ManifestName);
+        byte[] bytes = directory.ReadAll(ManifestName, MaxManifestBytes);
+        int mark = bytes.AsSpan().LastIndexOf("\nxxh3:"u8);
+        if (mark < 0) throw new InvalidDataException($"{where}: truncated or not a manifest (no checksum line)");
+        var body = bytes.AsSpan(0, mark + 1);
+        string expected = Encoding.ASCII.GetString(bytes.AsSpan(mark + 6)).Trim();
+        if (XxHash3.Hash64(body).ToString("x16") != expected) throw new InvalidDataException($"{where}: corrupted (checksum mismatch)");
+        try { return ParseManifest(body) with { Bytes = bytes }; }
+        catch (InvalidDataException e) { throw new InvalidDataException($"{where}: {e.Message}"); }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or ArgumentException)
+        {
+            throw new InvalidDataException($"{where}: not a valid manifest ({e.Message})");
+        }
+    }
+
+    private static Manifest ParseManifest(ReadOnlySpan<byte> body)
+    {
+        using var document = JsonDocument.Parse(body.ToArray());
         var root = document.RootElement;
         int format = root.GetProperty("format").GetInt32();
         if (format != ManifestFormat)
-            throw new InvalidDataException($"{directory}: written by a newer vegafs (store format {format}; this version reads {ManifestFormat}); upgrade vegafs");
+            throw new InvalidDataException($"written by a newer vegafs (store format {format}; this version reads {ManifestFormat}); upgrade vegafs");
+        int dim = root.GetProperty("dim").GetInt32();
+        if (dim is < 1 or > MaxDim) throw new InvalidDataException($"impossible dim {dim}");
+        int nextSegment = root.GetProperty("next_segment").GetInt32();
+        var segments = root.GetProperty("segments").EnumerateArray().Select(name => name.GetString()!).ToList();
+        foreach (string name in segments)
+        {
+            int number = SegmentNumber(name);
+            if (number < 0) throw new InvalidDataException($"'{name}' is not a segment name (seg-NNNNNN.vec)");
+            if (number >= nextSegment) throw new InvalidDataException($"segment {name} is not below next_segment {nextSegment}");
+        }
+        if (segments.Distinct(StringComparer.Ordinal).Count() != segments.Count) throw new InvalidDataException($"a segment is listed twice");
         var deleted = new Dictionary<string, long[]>(StringComparer.Ordinal);
         foreach (var entry in root.GetProperty("deleted").EnumerateObject())
+        {
+            if (!segments.Contains(entry.Name, StringComparer.Ordinal)) throw new InvalidDataException($"deleted rows of '{entry.Name}', which is not a listed segment");
             deleted[entry.Name] = entry.Value.EnumerateArray().Select(row => row.GetInt64()).ToArray();
+        }
         HnswSettings? hnsw = null;
         string? graph = null;
         int graphRows = 0;
-        if (root.TryGetProperty("index", out var index) && index.GetProperty("kind").GetString() == "hnsw")
+        if (root.TryGetProperty("index", out var index))
         {
+            string? kind = index.GetProperty("kind").GetString();
+            if (kind != "hnsw") throw new InvalidDataException($"unknown index kind '{kind}'");
             hnsw = new HnswSettings(index.GetProperty("M").GetInt32(), index.GetProperty("ef_construction").GetInt32(), index.GetProperty("ef").GetInt32());
             hnsw.Value.Check();
             graph = index.GetProperty("graph").GetString();
             if (graph == "") graph = null;
+            int number = graph is null ? 0 : GraphNumber(graph);
+            if (number < 0) throw new InvalidDataException($"'{graph}' is not a graph file name (hnsw-NNNNNN.idx)");
+            if (number >= nextSegment) throw new InvalidDataException($"graph {graph} is not below next_segment {nextSegment}");
             graphRows = index.GetProperty("graph_rows").GetInt32();
+            if (graphRows < 0) throw new InvalidDataException($"negative graph_rows");
         }
-        return new Manifest(root.GetProperty("dim").GetInt32(), ParseMetric(root.GetProperty("metric").GetString()),
-                            root.GetProperty("next_segment").GetInt32(),
-                            root.GetProperty("segments").EnumerateArray().Select(name => name.GetString()!).ToList(),
-                            deleted, hnsw, graph, graphRows);
+        return new Manifest(dim, ParseMetric(root.GetProperty("metric").GetString()), nextSegment, segments, deleted, hnsw, graph, graphRows, []);
     }
 
-    /// <summary>Maps the manifest's segments (from <paramref name="directory"/>) and its graph, and publishes them as this store's state.</summary>
-    private void Apply(string directory, Manifest manifest)
+    /// <summary>
+    /// <see cref="Apply"/>s <paramref name="manifest"/>; if one of its files is gone meanwhile (a writer in
+    /// another process compacted or checkpointed and deleted the files it replaced) and the manifest has
+    /// changed, applies the new one instead, so a reader opens reliably during any writer activity.
+    /// </summary>
+    private void ApplyLatest(Manifest manifest, CancellationToken cancel)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            try
+            {
+                Apply(_directory, manifest, cancel);
+                return;
+            }
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException && DateTime.UtcNow < deadline)
+            {
+                var latest = ReadManifest(_directory);
+                if (latest.Bytes.AsSpan().SequenceEqual(manifest.Bytes)) throw;
+                manifest = latest;
+            }
+        }
+    }
+
+    /// <summary>Reads the manifest's segments (from <paramref name="directory"/>) and its graph, and publishes them as this store's state.</summary>
+    private void Apply(DirectoryHandle directory, Manifest manifest, CancellationToken cancel)
     {
         var parts = new List<Part>();
         long rows = 0;
@@ -176,39 +283,50 @@ public sealed class VectorStore : IDisposable
         {
             foreach (string file in manifest.Segments)
             {
-                var segment = Segment.Open(Path.Combine(directory, file), Dim, Metric);
+                var segment = Segment.Open(directory, file, Dim, Metric, cancel);
                 var marks = new byte[segment.Count];
                 parts.Add(new Part(segment, rows, marks));
                 rows += segment.Count;
                 if (!manifest.Deleted.TryGetValue(file, out var deleted)) continue;
                 foreach (long row in deleted)
                 {
-                    if ((ulong)row >= (ulong)segment.Count) throw new InvalidDataException($"{directory}/{ManifestName}: deleted row {row} is not in {file}");
+                    if ((ulong)row >= (ulong)segment.Count) throw new InvalidDataException($"{Path.Join(directory.Path, ManifestName)}: deleted row {row} is not in {file}");
                     marks[row] = 1;
                 }
             }
             HnswGraph? graph = null;
+            bool loaded = false;
             if (manifest.Hnsw is { } settings)
             {
-                if (manifest.Graph is null || manifest.GraphRows > rows) graph = new HnswGraph(Dim, Metric, settings);
-                else graph = HnswGraph.Load(Path.Combine(directory, manifest.Graph), Dim, Metric, settings.Ef,
-                                            VectorPointers(parts.ToArray(), 0, manifest.GraphRows));
+                loaded = manifest.Graph is not null && manifest.GraphRows <= rows;
+                graph = loaded ? HnswGraph.Load(directory, manifest.Graph!, Dim, Metric, settings.Ef, VectorPointers(parts.ToArray(), 0, manifest.GraphRows))
+                               : new HnswGraph(Dim, Metric, settings);
             }
-            _ids.Clear();
+            var ids = new Dictionary<string, long>(StringComparer.Ordinal);
+            var strict = new UTF8Encoding(false, throwOnInvalidBytes: true);
             long deletedCount = 0;
             foreach (var part in parts)
             {
                 for (long row = 0; row < part.Segment.Count; row++)
                 {
                     if (part.Deleted[row] != 0) { deletedCount++; continue; }
-                    _ids[Encoding.UTF8.GetString(part.Segment.Id(row))] = part.BaseRow + row;
+                    string id;
+                    try { id = strict.GetString(part.Segment.Id(row)); }
+                    catch (DecoderFallbackException) { throw new InvalidDataException($"{part.Segment.Name}: row {row} has an id that is not UTF-8 (damaged or forged)"); }
+                    if (!ids.TryAdd(id, part.BaseRow + row)) throw new InvalidDataException($"{part.Segment.Name}: id '{id}' is live twice in the store (damaged or forged)");
                 }
             }
-            _nextSegment = Math.Max(_nextSegment, manifest.NextSegment);
-            _deletedCount = deletedCount;
-            _graphFile = graph is null ? null : manifest.Graph;
-            _graphRows = graph?.Count ?? 0;
-            _view = new View(parts.ToArray(), rows, graph);
+            lock (_ids)
+            {
+                _ids.Clear();
+                foreach (var (id, row) in ids) _ids[id] = row;
+                _nextSegment = Math.Max(_nextSegment, manifest.NextSegment);
+                _deletedCount = deletedCount;
+                // A graph started afresh names no file: the manifest's (if any) is a stray to remove, never to delete later as "ours".
+                _graphFile = loaded ? manifest.Graph : null;
+                _graphRows = loaded ? graph!.Count : 0;
+                _view = new View(parts.ToArray(), rows, graph);
+            }
         }
         catch
         {
@@ -252,7 +370,7 @@ public sealed class VectorStore : IDisposable
             _graphRows = 0;
             WriteManifest(_directory, changed, _nextSegment);
             _view = changed;
-            if (oldFile is not null) File.Delete(Path.Combine(_directory, oldFile));
+            if (oldFile is not null) _directory.Delete(oldFile);
         }
     }
 
@@ -265,15 +383,21 @@ public sealed class VectorStore : IDisposable
         return resolved;
     }
 
-    /// <summary>Files no manifest names: segments of an add that crashed before its manifest swap, old graph checkpoints, temp files.</summary>
+    /// <summary>
+    /// Files no manifest names: segments of an add that crashed before its manifest swap, old graph
+    /// checkpoints, temp files. Only names this store writes are candidates, and only as directory entries
+    /// (unlinkat removes a symlink itself, never what it points to).
+    /// </summary>
     private void RemoveStrayFiles()
     {
-        var live = new HashSet<string>(_view.Parts.Select(p => Path.GetFileName(p.Segment.Path)));
+        var live = new HashSet<string>(_view.Parts.Select(p => p.Segment.Name), StringComparer.Ordinal);
         if (_graphFile is not null) live.Add(_graphFile);
-        foreach (string pattern in new[] { "seg-*", "hnsw-*" })
-            foreach (string path in Directory.EnumerateFiles(_directory, pattern))
-                if (!live.Contains(Path.GetFileName(path))) File.Delete(path);
-        foreach (string path in Directory.EnumerateFiles(_directory, "*.tmp")) File.Delete(path);
+        foreach (var entry in _directory.Entries())
+        {
+            if (entry.IsDirectory || live.Contains(entry.Name)) continue;
+            string name = entry.Name.EndsWith(TempSuffix, StringComparison.Ordinal) ? entry.Name[..^TempSuffix.Length] : entry.Name;
+            if (SegmentNumber(name) > 0 || GraphNumber(name) > 0 || entry.Name == ManifestName + TempSuffix) _directory.Delete(entry.Name);
+        }
     }
 
     public static VectorMetric ParseMetric(string? name) => name switch
@@ -297,11 +421,12 @@ public sealed class VectorStore : IDisposable
     /// cosine vectors must not be zero. All or nothing: a refused batch changes nothing.
     /// </summary>
     public unsafe void Add(float* vectors, long count, IReadOnlyList<string> ids, IReadOnlyList<byte[]> metadata,
-                           IReadOnlyList<byte[]> documents, bool upsert)
+                           IReadOnlyList<byte[]> documents, bool upsert, CancellationToken cancel = default)
     {
         if (count < 1) throw new ArgumentException("no vectors to add");
         if (ids.Count != count || metadata.Count != count || documents.Count != count)
             throw new ArgumentException("ids, metadata and documents must have one entry per vector");
+        for (int row = 0; row < metadata.Count; row++) CheckMetadata(metadata[row], row);
         var copy = new float[checked(count * Dim)];
         new ReadOnlySpan<float>(vectors, copy.Length).CopyTo(copy);
         for (long row = 0; row < count; row++)
@@ -328,11 +453,8 @@ public sealed class VectorStore : IDisposable
             }
             var view = _view;
             if (view.Graph is not null && view.Rows + count > int.MaxValue) throw new ArgumentException("a store with an HNSW index holds at most 2^31-1 rows");
-            string name = $"seg-{_nextSegment:D6}.vec";
-            string temp = Path.Combine(_directory, name + ".tmp");
-            Segment.Write(temp, Dim, Metric, copy, ids.Select(Encoding.UTF8.GetBytes).ToList(), metadata, documents);
-            File.Move(temp, Path.Combine(_directory, name));
-            var segment = Segment.Open(Path.Combine(_directory, name), Dim, Metric);
+            string name = SegmentName(_nextSegment);
+            var segment = WriteSegment(name, copy, ids.Select(Encoding.UTF8.GetBytes).ToList(), metadata, documents, cancel);
             var part = new Part(segment, view.Rows, new byte[count]);
             foreach (long row in replaced) Mark(view.Parts, row);
             var added = view with { Parts = [.. view.Parts, part], Rows = view.Rows + count };
@@ -342,13 +464,65 @@ public sealed class VectorStore : IDisposable
                 // Back out of memory too, so the store stays what the disk says.
                 foreach (long row in replaced) Unmark(view.Parts, row);
                 segment.Dispose();
-                File.Delete(segment.Path); // else the next add's segment name is taken
+                _directory.Delete(name); // else the next add's segment name is taken
                 throw;
             }
             // Published only now: a reader never sees a segment the manifest does not name.
             _nextSegment++;
-            _view = added;
-            for (int i = 0; i < ids.Count; i++) _ids[ids[i]] = part.BaseRow + i;
+            lock (_ids)
+            {
+                _view = added;
+                for (int i = 0; i < ids.Count; i++) _ids[ids[i]] = part.BaseRow + i;
+            }
+        }
+    }
+
+    /// <summary>Writes rows as segment <paramref name="name"/> (under a temp name, renamed when complete) and reads it back.</summary>
+    private Segment WriteSegment(string name, Segment.RowSource vectors, IReadOnlyList<byte[]> ids, IReadOnlyList<byte[]> metadata,
+                                 IReadOnlyList<byte[]> documents, CancellationToken cancel)
+    {
+        string temp = name + TempSuffix;
+        _directory.Delete(temp); // left by a crash: it is ours to replace
+        try
+        {
+            Segment.Write(_directory, temp, Dim, Metric, vectors, ids, metadata, documents, cancel);
+            _directory.Rename(temp, name);
+        }
+        catch
+        {
+            _directory.Delete(temp);
+            throw;
+        }
+        try { return Segment.Open(_directory, name, Dim, Metric); }
+        catch
+        {
+            _directory.Delete(name);
+            throw;
+        }
+    }
+
+    private Segment WriteSegment(string name, float[] vectors, IReadOnlyList<byte[]> ids, IReadOnlyList<byte[]> metadata,
+                                 IReadOnlyList<byte[]> documents, CancellationToken cancel) =>
+        WriteSegment(name, row => vectors.AsSpan((int)(row * Dim), Dim), ids, metadata, documents, cancel);
+
+    /// <summary>A row's metadata: empty, or one JSON object of at most <see cref="MaxMetadataBytes"/> bytes nested at most <see cref="MaxMetadataDepth"/> levels.</summary>
+    private static void CheckMetadata(byte[] json, int row)
+    {
+        if (json.Length == 0) return;
+        if (json.Length > MaxMetadataBytes)
+            throw new ArgumentException($"metadata of row {row} is {json.Length} bytes of JSON; at most {MaxMetadataBytes} are stored per row");
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = MaxMetadataDepth });
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) throw new ArgumentException($"metadata of row {row} is not a JSON object");
+            reader.Skip();
+            if (reader.Read()) throw new ArgumentException($"metadata of row {row} has text after its JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new ArgumentException(e.Message.Contains("depth", StringComparison.OrdinalIgnoreCase)
+                ? $"metadata of row {row} is nested deeper than {MaxMetadataDepth} levels"
+                : $"metadata of row {row} is not valid JSON: {e.Message}");
         }
     }
 
@@ -371,7 +545,8 @@ public sealed class VectorStore : IDisposable
                 foreach (long row in rows) Unmark(view.Parts, row);
                 throw;
             }
-            foreach (string id in ids) _ids.Remove(id);
+            lock (_ids)
+                foreach (string id in ids) _ids.Remove(id);
             return rows.Count;
         }
     }
@@ -398,6 +573,7 @@ public sealed class VectorStore : IDisposable
             int mid = (lo + hi + 1) / 2;
             if (parts[mid].BaseRow <= row) lo = mid; else hi = mid - 1;
         }
+        if (parts.Length == 0) throw new ArgumentException($"row {row} is not in the store");
         var part = parts[lo];
         if (row < part.BaseRow || row >= part.BaseRow + part.Segment.Count) throw new ArgumentException($"row {row} is not in the store");
         return (part, row - part.BaseRow);
@@ -406,8 +582,27 @@ public sealed class VectorStore : IDisposable
     /// <summary>The global row of each id, or -1.</summary>
     public void Lookup(IReadOnlyList<string> ids, Span<long> rows)
     {
-        lock (_write)
+        lock (_ids)
             for (int i = 0; i < ids.Count; i++) rows[i] = _ids.TryGetValue(ids[i], out long row) ? row : -1;
+    }
+
+    /// <summary>
+    /// The rows of <paramref name="ids"/> as one consistent read: each id's row (-1 if absent), its stored
+    /// vector (zeros if absent) and its id, metadata and document (into <paramref name="texts"/>, empty if
+    /// absent). Rows and contents come from the same state of the store, so an upsert or a compaction
+    /// running meanwhile can never pair one row's id with another row's data.
+    /// </summary>
+    public void Get(IReadOnlyList<string> ids, Span<long> rows, Span<float> vectors, List<byte[]> texts)
+    {
+        using var reading = Reading();
+        Part[] parts;
+        lock (_ids)
+        {
+            parts = _view.Parts;
+            for (int i = 0; i < ids.Count; i++) rows[i] = _ids.TryGetValue(ids[i], out long row) ? row : -1;
+        }
+        CopyVectors(parts, rows, vectors);
+        FetchInto(parts, rows, texts, ignoreDeleted: true);
     }
 
     /// <summary>Id, metadata and document of each row (empty texts for -1 or a deleted row).</summary>
@@ -439,7 +634,11 @@ public sealed class VectorStore : IDisposable
     public void CopyVectors(ReadOnlySpan<long> rows, Span<float> output)
     {
         using var reading = Reading();
-        var parts = _view.Parts;
+        CopyVectors(_view.Parts, rows, output);
+    }
+
+    private void CopyVectors(Part[] parts, ReadOnlySpan<long> rows, Span<float> output)
+    {
         for (int i = 0; i < rows.Length; i++)
         {
             var target = output.Slice(i * Dim, Dim);
@@ -462,12 +661,15 @@ public sealed class VectorStore : IDisposable
     /// <see cref="Fetch"/>), read from the same state the search saw: a compaction or delete between a
     /// search and a separate fetch could otherwise renumber or empty the rows.</param>
     public unsafe void Search(float* queries, long count, int k, int threads, Span<float> distances, Span<long> rows,
-                              MetadataFilter? filter = null, int ef = 0, bool exact = false, List<byte[]>? texts = null)
+                              MetadataFilter? filter = null, int ef = 0, bool exact = false, List<byte[]>? texts = null,
+                              CancellationToken cancel = default)
     {
         if (k < 1) throw new ArgumentException("k must be at least 1");
         if (ef < 0) throw new ArgumentException("ef must be positive");
         using var reading = Reading();
         var view = _view;
+        // At most every row can be found: a larger k only pads the output, and must not size the heaps.
+        int held = (int)Math.Min(k, Math.Max(1, view.Rows));
         var parts = view.Parts;
         var graph = exact ? null : view.Graph;
         int graphRows = graph is null ? 0 : (int)Math.Min(graph.Count, view.Rows);
@@ -505,12 +707,11 @@ public sealed class VectorStore : IDisposable
             if (Metric == VectorMetric.Cosine && !Distances.Normalize(query))
                 throw new ArgumentException($"query {q} is zero: it has no direction for the cosine metric");
         }
-        var best = new TopK[count];
-        for (long q = 0; q < count; q++) best[q] = new TopK(k);
-        var options = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount };
+        var best = NewTops(count, held);
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads > 0 ? threads : Environment.ProcessorCount, CancellationToken = cancel };
         if (graphRows > 0)
         {
-            int beam = Math.Max(k, ef > 0 ? ef : graph!.Settings.Ef);
+            int beam = Math.Max(held, ef > 0 ? ef : graph!.Settings.Ef);
             byte[] skip = GraphSkip(parts, skips, graphRows);
             Parallel.For(0, count, options, q =>
             {
@@ -518,7 +719,7 @@ public sealed class VectorStore : IDisposable
                     graph!.Search(query, beam, new HnswGraph.Admission(graphRows, skip), best[q]);
             });
         }
-        if (blocks.Count > 0) ScanBlocks(blocks, prepared, best, k, options);
+        if (blocks.Count > 0) ScanBlocks(blocks, prepared, best, held, options);
         Drain(best, k, distances, rows);
         if (texts is not null) FetchInto(parts, rows, texts, ignoreDeleted: true);
     }
@@ -530,7 +731,7 @@ public sealed class VectorStore : IDisposable
         Parallel.For(0, blocks.Count, options, () => NewTops(count, k), (b, _, local) =>
         {
             var (part, skip, start, end) = blocks[b];
-            ScanBlock(part, skip, start, end, prepared, local);
+            ScanBlock(part, skip, start, end, prepared, local, options.CancellationToken);
             return local;
         }, local =>
         {
@@ -606,10 +807,19 @@ public sealed class VectorStore : IDisposable
     /// <summary>Writes the graph to a new checkpoint file, names it in the manifest, and removes the previous one.</summary>
     private void SaveGraph(View view)
     {
-        string name = $"hnsw-{_nextSegment:D6}.idx";
-        string temp = Path.Combine(_directory, name + ".tmp");
-        view.Graph!.Save(temp);
-        File.Move(temp, Path.Combine(_directory, name));
+        string name = GraphName(_nextSegment);
+        string temp = name + TempSuffix;
+        _directory.Delete(temp);
+        try
+        {
+            view.Graph!.Save(_directory, temp);
+            _directory.Rename(temp, name);
+        }
+        catch
+        {
+            _directory.Delete(temp);
+            throw;
+        }
         string? previous = _graphFile;
         int previousRows = _graphRows;
         _graphFile = name;
@@ -619,20 +829,20 @@ public sealed class VectorStore : IDisposable
         {
             _graphFile = previous;
             _graphRows = previousRows;
-            File.Delete(Path.Combine(_directory, name));
+            _directory.Delete(name);
             throw;
         }
         _nextSegment++;
-        if (previous is not null) File.Delete(Path.Combine(_directory, previous));
+        if (previous is not null) _directory.Delete(previous);
     }
 
     /// <summary>
     /// Rewrites the live rows into one segment, dropping deleted rows for good, and returns how many rows
     /// were reclaimed. Rows are renumbered when some were deleted, so the HNSW graph then starts again empty
     /// (and is rebuilt through <see cref="IndexPending"/>); a merge without deletions keeps it. Snapshots
-    /// keep the old segments through their own links.
+    /// keep the old segments through their own links. Cancelled, it leaves the store as it was.
     /// </summary>
-    public long Compact()
+    public long Compact(CancellationToken cancel = default)
     {
         lock (_write)
         {
@@ -644,17 +854,15 @@ public sealed class VectorStore : IDisposable
             foreach (var part in view.Parts)
                 for (long row = 0; row < part.Segment.Count; row++)
                     if (part.Deleted[row] == 0) live.Add((part, row));
-            string name = $"seg-{_nextSegment:D6}.vec";
-            string temp = Path.Combine(_directory, name + ".tmp");
+            string name = SegmentName(_nextSegment);
             var parts = new List<Part>();
             if (live.Count > 0)
             {
-                Segment.Write(temp, Dim, Metric, row => live[(int)row].Part.Segment.Row(live[(int)row].Local),
-                              live.Select(r => r.Part.Segment.Id(r.Local).ToArray()).ToList(),
-                              live.Select(r => r.Part.Segment.Metadata(r.Local).ToArray()).ToList(),
-                              live.Select(r => r.Part.Segment.Document(r.Local).ToArray()).ToList());
-                File.Move(temp, Path.Combine(_directory, name));
-                parts.Add(new Part(Segment.Open(Path.Combine(_directory, name), Dim, Metric), 0, new byte[live.Count]));
+                var segment = WriteSegment(name, row => live[(int)row].Part.Segment.Row(live[(int)row].Local),
+                                           live.Select(r => r.Part.Segment.Id(r.Local).ToArray()).ToList(),
+                                           live.Select(r => r.Part.Segment.Metadata(r.Local).ToArray()).ToList(),
+                                           live.Select(r => r.Part.Segment.Document(r.Local).ToArray()).ToList(), cancel);
+                parts.Add(new Part(segment, 0, new byte[live.Count]));
             }
             bool renumbered = reclaimed > 0;
             var graph = view.Graph is null ? null : renumbered ? new HnswGraph(Dim, Metric, view.Graph.Settings) : view.Graph;
@@ -666,31 +874,38 @@ public sealed class VectorStore : IDisposable
                 _graphFile = null;
                 _graphRows = 0;
             }
-            try { WriteManifest(_directory, compacted, _nextSegment + 1); }
+            try
+            {
+                cancel.ThrowIfCancellationRequested(); // the last point at which the store is still unchanged
+                WriteManifest(_directory, compacted, _nextSegment + 1);
+            }
             catch
             {
                 _graphFile = oldGraph;
                 _graphRows = oldGraphRows;
-                foreach (var part in parts) { part.Segment.Dispose(); File.Delete(part.Segment.Path); }
+                foreach (var part in parts) { part.Segment.Dispose(); _directory.Delete(part.Segment.Name); }
                 throw;
             }
             _nextSegment++;
-            // A kept graph still points into the old segments, which are unmapped below.
+            // A kept graph still points into the old segments, which are freed below.
             if (!renumbered && graph is not null) graph.Repoint(VectorPointers(compacted.Parts, 0, graph.Count));
-            _view = compacted;
-            _ids.Clear();
-            for (int row = 0; row < live.Count; row++) _ids[Encoding.UTF8.GetString(live[row].Part.Segment.Id(live[row].Local))] = row;
-            Interlocked.Exchange(ref _deletedCount, 0);
+            lock (_ids)
+            {
+                _view = compacted;
+                _ids.Clear();
+                for (int row = 0; row < live.Count; row++) _ids[Encoding.UTF8.GetString(live[row].Part.Segment.Id(live[row].Local))] = row;
+                Interlocked.Exchange(ref _deletedCount, 0);
+            }
             Retire(view.Parts);
-            if (renumbered && oldGraph is not null) File.Delete(Path.Combine(_directory, oldGraph));
+            if (renumbered && oldGraph is not null) _directory.Delete(oldGraph);
             return reclaimed;
         }
     }
 
-    /// <summary>Unmaps and deletes segments no longer in the store, once queries that may read them have finished.</summary>
+    /// <summary>Frees and deletes segments no longer in the store, once queries that may read them have finished.</summary>
     private void Retire(Part[] parts)
     {
-        var live = new HashSet<string>(_view.Parts.Select(p => p.Segment.Path));
+        var live = new HashSet<string>(_view.Parts.Select(p => p.Segment.Name), StringComparer.Ordinal);
         _mapped.EnterWriteLock();
         try
         {
@@ -698,15 +913,21 @@ public sealed class VectorStore : IDisposable
         }
         finally { _mapped.ExitWriteLock(); }
         foreach (var part in parts)
-            if (!live.Contains(part.Segment.Path)) File.Delete(part.Segment.Path);
+            if (!live.Contains(part.Segment.Name)) _directory.Delete(part.Segment.Name);
     }
 
     /// <summary>A snapshot name: a file name of letters, digits, '.', '_' and '-' not starting with '.'.</summary>
-    private string SnapshotDirectory(string name)
+    private static void CheckSnapshotName(string name)
     {
         if (name.Length is 0 or > 200 || name[0] == '.' || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
             throw new ArgumentException($"a snapshot name must be 1-200 letters, digits, '.', '_' or '-', not starting with '.': {name}");
-        return Path.Combine(_directory, SnapshotsName, name);
+    }
+
+    /// <summary>The snapshots directory (a real directory, never a symlink), or null if there is none and <paramref name="create"/> is false.</summary>
+    private DirectoryHandle? Snapshots(bool create)
+    {
+        if (!create && _directory.Kind(SnapshotsName) == 0) return null;
+        return _directory.OpenDirectory(SnapshotsName, create);
     }
 
     /// <summary>
@@ -716,65 +937,75 @@ public sealed class VectorStore : IDisposable
     /// </summary>
     public void Snapshot(string name)
     {
+        CheckSnapshotName(name);
         lock (_write)
         {
             CheckWritable();
-            string target = SnapshotDirectory(name);
-            if (Directory.Exists(target)) throw new ArgumentException($"a snapshot named {name} exists already");
+            using var snapshots = Snapshots(create: true)!;
+            if (snapshots.Kind(name) != 0) throw new ArgumentException($"a snapshot named {name} exists already");
             var view = _view;
             if (view.Graph is not null && view.Graph.Count != _graphRows) SaveGraph(view);
-            string snapshots = Path.Combine(_directory, SnapshotsName);
-            Directory.CreateDirectory(snapshots);
-            string temp = Path.Combine(snapshots, $".{name}.tmp");
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-            Directory.CreateDirectory(temp);
+            string temp = $".{name}{TempSuffix}";
+            snapshots.DeleteTree(temp);
             try
             {
-                var files = view.Parts.Select(p => Path.GetFileName(p.Segment.Path)).ToList();
-                if (_graphFile is not null) files.Add(_graphFile);
-                foreach (string file in files) HardLink(Path.Combine(_directory, file), Path.Combine(temp, file));
-                WriteManifest(temp, view, _nextSegment);
-                Directory.Move(temp, target);
-                FsyncDirectory(snapshots);
+                using (var target = snapshots.OpenDirectory(temp, create: true)!)
+                {
+                    var files = view.Parts.Select(p => p.Segment.Name).ToList();
+                    if (_graphFile is not null) files.Add(_graphFile);
+                    foreach (string file in files) _directory.Link(file, target, file);
+                    WriteManifest(target, view, _nextSegment);
+                }
+                snapshots.Rename(temp, name);
+                snapshots.Fsync();
             }
             catch
             {
-                if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+                snapshots.DeleteTree(temp);
                 throw;
             }
         }
     }
 
-    /// <summary>Makes the store what snapshot <paramref name="name"/> recorded (the snapshot stays). Queries running meanwhile finish on the old state.</summary>
-    public void Restore(string name)
+    /// <summary>
+    /// Makes the store what snapshot <paramref name="name"/> recorded (the snapshot stays). Queries running
+    /// meanwhile finish on the old state. The snapshot's manifest is checked like the store's own: it can
+    /// only name files inside the snapshot's directory, which are linked into the store's.
+    /// </summary>
+    public void Restore(string name, CancellationToken cancel = default)
     {
+        CheckSnapshotName(name);
         lock (_write)
         {
             CheckWritable();
-            string source = SnapshotDirectory(name);
-            if (!File.Exists(Path.Combine(source, ManifestName))) throw new ArgumentException($"no snapshot named {name}");
+            using var snapshots = Snapshots(create: false);
+            using var source = snapshots?.OpenDirectory(name, create: false);
+            if (source is null || source.Kind(ManifestName) == 0) throw new ArgumentException($"no snapshot named {name}");
             var manifest = ReadManifest(source);
             if (manifest.Dim != Dim || manifest.Metric != Metric) throw new InvalidDataException($"snapshot {name} is of another dim or metric than the store");
             var files = new List<string>(manifest.Segments);
             if (manifest.Graph is not null) files.Add(manifest.Graph);
             foreach (string file in files)
             {
-                string path = Path.Combine(_directory, file);
                 // Names are never reused, so a file of the same name is the same immutable file.
-                if (!File.Exists(path)) HardLink(Path.Combine(source, file), path);
+                if (_directory.Kind(file) == 0) source.Link(file, _directory, file);
             }
             var old = _view;
             var oldState = (_nextSegment, _deletedCount, _graphFile, _graphRows);
-            var oldIds = new Dictionary<string, long>(_ids, StringComparer.Ordinal);
-            Apply(_directory, manifest with { NextSegment = Math.Max(_nextSegment, manifest.NextSegment) });
+            Dictionary<string, long> oldIds;
+            lock (_ids) oldIds = new Dictionary<string, long>(_ids, StringComparer.Ordinal);
+            Apply(_directory, manifest with { NextSegment = Math.Max(_nextSegment, manifest.NextSegment) }, cancel);
             try { WriteManifest(_directory, _view, _nextSegment); }
             catch
             {
                 var failed = _view;
-                _view = old;
-                (_nextSegment, _deletedCount, _graphFile, _graphRows) = oldState;
-                _ids.Clear();
-                foreach (var (id, row) in oldIds) _ids[id] = row;
+                lock (_ids)
+                {
+                    _view = old;
+                    (_nextSegment, _deletedCount, _graphFile, _graphRows) = oldState;
+                    _ids.Clear();
+                    foreach (var (id, row) in oldIds) _ids[id] = row;
+                }
                 Retire(failed.Parts);
                 throw;
             }
@@ -786,21 +1017,14 @@ public sealed class VectorStore : IDisposable
     /// <summary>Removes snapshot <paramref name="name"/> (the store keeps whatever files it still uses).</summary>
     public void DeleteSnapshot(string name)
     {
+        CheckSnapshotName(name);
         lock (_write)
         {
             CheckWritable();
-            string target = SnapshotDirectory(name);
-            if (!Directory.Exists(target)) throw new ArgumentException($"no snapshot named {name}");
-            Directory.Delete(target, recursive: true);
+            using var snapshots = Snapshots(create: false);
+            if (snapshots is null || snapshots.Kind(name) != DirectoryHandle.DirectoryKind) throw new ArgumentException($"no snapshot named {name}");
+            snapshots.DeleteTree(name);
         }
-    }
-
-    private static unsafe void HardLink(string existing, string link)
-    {
-        byte[] from = Encoding.UTF8.GetBytes(existing + "\0"), to = Encoding.UTF8.GetBytes(link + "\0");
-        fixed (byte* f = from, t = to)
-            if (Interop.Libc.Link(f, t) != 0)
-                throw new PosixException(System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), Encoding.UTF8.GetBytes(link), $"cannot link {existing} to {link}");
     }
 
     private static TopK[] NewTops(long count, int k)
@@ -813,7 +1037,7 @@ public sealed class VectorStore : IDisposable
     /// <summary>Rows per tile: a tile (64 x 128 floats = 32 KiB at dim 128) stays in cache across the queries.</summary>
     private const int TileRows = 64;
 
-    private unsafe void ScanBlock(Part part, byte[] deleted, long start, long end, float[] queries, TopK[] tops)
+    private unsafe void ScanBlock(Part part, byte[] deleted, long start, long end, float[] queries, TopK[] tops, CancellationToken cancel)
     {
         float* vectors = part.Segment.Vectors;
         bool l2 = Metric == VectorMetric.L2;
@@ -822,6 +1046,7 @@ public sealed class VectorStore : IDisposable
         {
             for (long tile = start; tile < end; tile += TileRows)
             {
+                cancel.ThrowIfCancellationRequested(); // a tile against a large batch of queries is a few ms
                 long tileEnd = Math.Min(end, tile + TileRows);
                 for (int q = 0; q < tops.Length; q++)
                 {
@@ -879,7 +1104,7 @@ public sealed class VectorStore : IDisposable
     }
 
     /// <summary>Writes <paramref name="view"/> as the manifest of <paramref name="directory"/> atomically: a temp file, fsync, rename over MANIFEST, fsync of the directory.</summary>
-    private void WriteManifest(string directory, View view, int nextSegment)
+    private void WriteManifest(DirectoryHandle directory, View view, int nextSegment)
     {
         var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
@@ -890,13 +1115,13 @@ public sealed class VectorStore : IDisposable
             json.WriteString("metric", MetricName(Metric));
             json.WriteNumber("next_segment", nextSegment);
             json.WriteStartArray("segments");
-            foreach (var part in view.Parts) json.WriteStringValue(Path.GetFileName(part.Segment.Path));
+            foreach (var part in view.Parts) json.WriteStringValue(part.Segment.Name);
             json.WriteEndArray();
             json.WriteStartObject("deleted");
             foreach (var part in view.Parts)
             {
                 if (Array.IndexOf(part.Deleted, (byte)1) < 0) continue;
-                json.WriteStartArray(Path.GetFileName(part.Segment.Path));
+                json.WriteStartArray(part.Segment.Name);
                 for (int row = 0; row < part.Deleted.Length; row++)
                     if (part.Deleted[row] != 0) json.WriteNumberValue(row);
                 json.WriteEndArray();
@@ -915,31 +1140,18 @@ public sealed class VectorStore : IDisposable
             }
             json.WriteEndObject();
         }
-        string body = Encoding.UTF8.GetString(buffer.ToArray()) + "\n";
-        string temp = Path.Combine(directory, ManifestName + ".tmp");
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+        buffer.WriteByte((byte)'\n');
+        byte[] body = buffer.ToArray();
+        string temp = ManifestName + TempSuffix;
+        directory.Delete(temp); // left by a crash (or planted: only the entry itself goes)
+        using (var stream = directory.CreateNew(temp))
         {
-            stream.Write(Encoding.UTF8.GetBytes(body + "xxh3:" + HashHex(body) + "\n"));
+            stream.Write(body);
+            stream.Write(Encoding.ASCII.GetBytes("xxh3:" + XxHash3.Hash64(body).ToString("x16") + "\n"));
             stream.Flush(flushToDisk: true);
         }
-        File.Move(temp, Path.Combine(directory, ManifestName), overwrite: true);
-        FsyncDirectory(directory);
-    }
-
-    private static string HashHex(string text) => XxHash3.Hash64(Encoding.UTF8.GetBytes(text)).ToString("x16");
-
-    /// <summary>Makes a rename in <paramref name="directory"/> durable (.NET cannot open a directory, so libc does).</summary>
-    private static unsafe void FsyncDirectory(string directory)
-    {
-        byte[] path = Encoding.UTF8.GetBytes(directory + "\0");
-        int fd;
-        fixed (byte* p = path) fd = Interop.Libc.OpenAt(Interop.Libc.AT_FDCWD, p, Interop.Libc.O_RDONLY | Interop.Libc.O_DIRECTORY | Interop.Libc.O_CLOEXEC, 0);
-        if (fd < 0) throw new IOException($"{directory}: cannot open the directory to fsync it");
-        try
-        {
-            if (Interop.Libc.Fsync(fd) != 0) throw new IOException($"{directory}: fsync of the directory failed");
-        }
-        finally { Interop.Libc.Close(fd); }
+        directory.Rename(temp, ManifestName);
+        directory.Fsync();
     }
 
     /// <summary>Closes the store, after queries in progress on other threads have finished.</summary>
@@ -955,6 +1167,7 @@ public sealed class VectorStore : IDisposable
                 foreach (var part in _view.Parts) part.Segment.Dispose();
                 _view = new View([], 0, null);
                 _lock?.Dispose();
+                _directory.Dispose();
             }
             finally { _mapped.ExitWriteLock(); }
         }
