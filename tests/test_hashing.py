@@ -256,6 +256,35 @@ def test_ctrl_c_stops_hashing_promptly(tmp_path):
     assert delay < 1.0
 
 
+
+def test_ctrl_c_stops_hash_bytes_promptly(tmp_path):
+    # 3 GiB of zero pages cost no memory but seconds of sha256 (5-40 s here, by load): before the
+    # slicing, Ctrl-C waited for the whole call.
+    buffer = "__import__('mmap').mmap(-1, 3 << 30, flags=__import__('mmap').MAP_PRIVATE)"
+    printed, delay = interrupt_loop(tmp_path, f"vegafs.hash_bytes({buffer}, 'sha256')")
+    assert printed == ["interrupted", "0"]
+    assert delay < 2.0
+
+
+def test_hash_bytes_slices_equal_one_call_around_slice_boundaries():
+    from vegafs._hashing import _HASH_BYTES_SLICE as SLICE
+    data = random.Random(5).randbytes(2 * SLICE + 5)
+    for algorithm, reference in REFERENCES.items():
+        for size in (SLICE - 1, SLICE, SLICE + 1, 2 * SLICE + 5):
+            assert vegafs.hash_bytes(memoryview(data)[:size], algorithm) == reference(data[:size]), (algorithm, size)
+    words = memoryview(data)[:SLICE + 8].cast("Q")  # a buffer of 8-byte items is hashed as its bytes
+    assert vegafs.hash_bytes(words, "xxh3_64") == xxhash.xxh3_64(words.tobytes()).hexdigest()
+    assert vegafs.hash_bytes(bytearray(data[:SLICE + 3]), "crc32") == REFERENCES["crc32"](data[:SLICE + 3])
+
+
+def test_hash_bytes_refuses_what_is_not_one_contiguous_buffer():
+    for data in ("text", None, 42, [1, 2]):
+        with pytest.raises(TypeError, match="bytes-like"):
+            vegafs.hash_bytes(data)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="contiguous"):
+        vegafs.hash_bytes(memoryview(b"abcdef")[::2])
+
+
 # --- duplicates ---
 
 def _reference_duplicates(root: Path, min_size: int = 1) -> list[tuple[int, list[str]]]:

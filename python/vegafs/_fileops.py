@@ -8,11 +8,13 @@ has the measurements (scripts/bench_read.py) and the atomic-write protocol.
 """
 from __future__ import annotations
 
+import contextlib
 import errno as codes
 import os
 import re
 import secrets
 import stat as stat_module
+import sys
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -29,13 +31,57 @@ _KINDS = {
 _STREAM_CHUNK = 1 << 20
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _LINE_WITH_END = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+_DIRECTORY = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC  # enough for the *at calls; no read permission needed
+_SYMLINK_HOPS = 40  # the kernel's limit before ELOOP
+_NAME_MAX = 255
+_RANDOM_HEX = 12
+# A temporary name is ".<prefix>.<random hex>.tmp", the prefix cut so that it fits in NAME_MAX.
+_TEMPORARY_PREFIX_MAX = _NAME_MAX - len(b"..") - _RANDOM_HEX - len(b".tmp")
+_TEMPORARY_ATTEMPTS = 100
 
 
 def _vega_error(error: OSError, path: Any) -> OSError:
     """The vegafs exception (a subclass of the builtin one) for an OSError, naming ``path``."""
     if error.errno is None:
         return error
-    return os_error(error.errno, path)
+    return os_error(error.errno, path, error.strerror)
+
+
+def _open_regular(name: str | bytes) -> int:
+    """A descriptor reading ``name``, which must be a regular file (a directory is EISDIR, any other kind
+    EINVAL, as for hashing). O_NONBLOCK keeps the open of a FIFO without a writer from blocking; it is
+    cleared once the file is known to be regular."""
+    fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        _require_regular(os.fstat(fd))
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _require_regular(st: os.stat_result) -> None:
+    if stat_module.S_ISREG(st.st_mode):
+        return
+    if stat_module.S_ISDIR(st.st_mode):
+        raise OSError(codes.EISDIR, os.strerror(codes.EISDIR))
+    kind = _KINDS.get(stat_module.S_IFMT(st.st_mode), Kind.UNKNOWN)
+    raise OSError(codes.EINVAL, f"not a regular file ({kind})")
+
+
+def _entry(name: str | bytes, directory: int | None = None) -> tuple[os.stat_result, str | bytes | None]:
+    """The lstat of one directory entry and, if it is a symlink, its text: both from one open of the
+    entry itself, so they describe the same inode even if the entry is being replaced."""
+    fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=directory)
+    try:
+        st = os.fstat(fd)
+        if not stat_module.S_ISLNK(st.st_mode):
+            return st, None
+        text = os.readlink(b"", dir_fd=fd)
+        return st, text if isinstance(name, bytes) else os.fsdecode(text)
+    finally:
+        os.close(fd)
 
 
 def _url(path: str | bytes) -> str | None:
@@ -43,14 +89,15 @@ def _url(path: str | bytes) -> str | None:
 
 
 def read_file_bytes(path: StrOrBytesPath) -> bytes:
-    """The whole content of a file. Raises FileNotFoundError, IsADirectoryError, PermissionError (as
-    vegafs errors naming ``path``). ``path`` may be an fsspec URL."""
+    """The whole content of a regular file. Raises FileNotFoundError, IsADirectoryError, PermissionError
+    (as vegafs errors naming ``path``), or an OSError with errno EINVAL for a FIFO, socket or device,
+    which could block or never end. ``path`` may be an fsspec URL."""
     name = fspath(path)
     url = _url(name)
     if url is not None:
         return _fsspec_read(url)
     try:
-        with open(name, "rb", buffering=0) as handle:
+        with open(_open_regular(name), "rb", buffering=0) as handle:
             return handle.readall()
     except OSError as error:
         raise _vega_error(error, name) from None
@@ -83,13 +130,15 @@ def read_file_lines(path: StrOrBytesPath, encoding: str = "utf-8", errors: str =
 
 def iter_file_chunks(path: StrOrBytesPath, chunk_size: int = _STREAM_CHUNK) -> Iterator[bytes]:
     """The content of a file in chunks of ``chunk_size`` bytes (the last may be shorter), for files too
-    large to hold in memory at once."""
-    if chunk_size < 1:
-        raise ValueError("chunk_size must be positive")
+    large to hold in memory at once. Only regular files are read, as by :func:`read_file_bytes`."""
+    if not isinstance(chunk_size, int):
+        raise TypeError(f"chunk_size must be an int, not {type(chunk_size).__name__}")
+    if not 1 <= chunk_size <= sys.maxsize:
+        raise ValueError(f"chunk_size must be between 1 and sys.maxsize, not {chunk_size}")
     name = fspath(path)
     url = _url(name)
     try:
-        opened: Any = _backend.opener(url)() if url is not None else open(name, "rb")
+        opened: Any = _backend.opener(url)() if url is not None else open(_open_regular(name), "rb")
     except OSError as error:
         raise _vega_error(error, name) from None
     with opened as handle:
@@ -104,8 +153,13 @@ def write_file_atomic(path: StrOrBytesPath, data: str | bytes | bytearray | memo
     The data goes to a new temporary file in the same directory, which is flushed to disk
     (``fsync=True``), given the target's permission bits (or ``mode``) and owner where allowed, and
     renamed over the target; then the directory is flushed so the rename itself survives a crash.
-    A symlink at ``path`` is kept and its target file is replaced. If anything fails, the temporary
-    file is removed and the target is untouched. str data is encoded with ``encoding``.
+    Every step works on the directory opened once at the start, so a directory renamed or replaced
+    meanwhile never strands the temporary file. Only a regular file (or nothing) is replaced: a
+    directory raises IsADirectoryError, a FIFO, socket or device an OSError with errno EINVAL.
+    A symlink at ``path`` is kept and its target file is replaced, except a link owned by another user
+    (and not by the directory's owner) in a sticky world-writable directory such as /tmp: that raises
+    PermissionError, as the kernel's ``fs.protected_symlinks`` would. If anything fails, the
+    temporary file is removed and the target is untouched. str data is encoded with ``encoding``.
 
     For fsspec URLs the data is written with one ``pipe_file`` call: as atomic as the backend makes a
     single-object write (object stores and memory:// are; other backends may not be).
@@ -113,30 +167,83 @@ def write_file_atomic(path: StrOrBytesPath, data: str | bytes | bytearray | memo
     if not isinstance(data, (str, bytes, bytearray, memoryview)):
         raise TypeError(f"data must be str or a bytes-like object, not {type(data).__name__}")
     payload = data.encode(encoding) if isinstance(data, str) else bytes(data)
-    if mode is not None and (not isinstance(mode, int) or not 0 <= mode <= 0o7777):
-        raise ValueError(f"mode must be an integer permission value such as 0o644, not {mode!r}")
+    if mode is not None and (isinstance(mode, bool) or not isinstance(mode, int)):
+        raise TypeError(f"mode must be an int such as 0o644, not {type(mode).__name__}")
+    if mode is not None and not 0 <= mode <= 0o7777:
+        raise ValueError(f"mode must be a permission value between 0 and 0o7777, not {mode:#o}")
     name = fspath(path)
     url = _url(name)
     if url is not None:
         fs, inner = _backend.resolve(url)
         fs.pipe_file(inner, payload)
         return
-    target = os.path.realpath(name) if os.path.islink(name) else name
-    directory = os.path.dirname(target) or (b"." if isinstance(target, bytes) else ".")
     try:
-        existing: os.stat_result | None = os.stat(target)
-    except FileNotFoundError:
-        existing = None
+        directory, final, existing = _target(os.fsencode(name))
+        try:
+            if fsync:  # a directory is flushed through a descriptor open for reading (not O_PATH)
+                readable = os.open(b".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=directory)
+                os.close(directory)
+                directory = readable
+            _replace(directory, final, existing, payload, mode, fsync)
+        finally:
+            os.close(directory)
     except OSError as error:
         raise _vega_error(error, name) from None
-    if existing is not None and stat_module.S_ISDIR(existing.st_mode):
-        raise os_error(codes.EISDIR, name)
-    # A unique hidden name beside the target (same file system, so the rename is atomic).
-    temporary = os.fsencode(directory) + b"/." + os.fsencode(os.path.basename(target)) + f".{secrets.token_hex(6)}.tmp".encode()
+
+
+def _target(path: bytes) -> tuple[int, bytes, os.stat_result | None]:
+    """The directory (an open descriptor), name and lstat (None: absent) of the regular file that
+    writing ``path`` replaces. Symlinks at the final component are followed hop by hop, each from the
+    directory holding it, and only where the kernel's fs.protected_symlinks rule allows."""
+    parent, name = _split(path)
+    directory = os.open(parent, _DIRECTORY)
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600 if existing or mode is not None else 0o666)
-    except OSError as error:
-        raise _vega_error(error, name) from None
+        for _ in range(_SYMLINK_HOPS + 1):
+            try:
+                st, link = _entry(name, directory)
+            except FileNotFoundError:
+                return directory, name, None
+            if link is None:
+                _require_regular(st)
+                return directory, name, st
+            _check_may_follow(directory, st)
+            parent, name = _split(os.fsencode(link), directory)
+            following = os.open(parent, _DIRECTORY, dir_fd=directory)
+            os.close(directory)
+            directory = following
+        raise OSError(codes.ELOOP, os.strerror(codes.ELOOP))
+    except BaseException:
+        os.close(directory)
+        raise
+
+
+def _split(path: bytes, directory: int | None = None) -> tuple[bytes, bytes]:
+    """``path``'s parent directory and final name; a path naming a directory ("d/", ".", "/") is EISDIR,
+    or the error its lookup gives."""
+    parent, name = os.path.split(path)
+    if name in (b"", b".", b".."):
+        os.stat(path, dir_fd=directory)
+        raise OSError(codes.EISDIR, os.strerror(codes.EISDIR))
+    return parent or b".", name
+
+
+def _check_may_follow(directory: int, link: os.stat_result) -> None:
+    """The kernel's fs.protected_symlinks=1 rule, applied whatever the sysctl says: a symlink in a sticky
+    world-writable directory is followed only if it belongs to the follower or to the directory's owner."""
+    if link.st_uid == os.geteuid():
+        return
+    holder = os.fstat(directory)
+    sticky_and_world_writable = stat_module.S_ISVTX | stat_module.S_IWOTH
+    if holder.st_mode & sticky_and_world_writable != sticky_and_world_writable or holder.st_uid == link.st_uid:
+        return
+    raise OSError(codes.EACCES, "a symlink owned by another user in a sticky world-writable directory "
+                                "is not followed (as under fs.protected_symlinks)")
+
+
+def _replace(directory: int, name: bytes, existing: os.stat_result | None, payload: bytes,
+             mode: int | None, fsync: bool) -> None:
+    """Writes ``payload`` to a new temporary file in ``directory`` and renames it over ``name``."""
+    temporary, fd = _create_temporary(directory, name, 0o600 if existing is not None or mode is not None else 0o666)
     try:
         try:
             view = memoryview(payload)
@@ -153,25 +260,29 @@ def write_file_atomic(path: StrOrBytesPath, data: str | bytes | bytearray | memo
                 os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(temporary, os.fsencode(target))
-    except BaseException as error:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        if isinstance(error, OSError):
-            raise _vega_error(error, name) from None
+        os.replace(temporary, name, src_dir_fd=directory, dst_dir_fd=directory)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary, dir_fd=directory)
         raise
     if fsync:
-        _fsync_directory(directory)
+        os.fsync(directory)
 
 
-def _fsync_directory(directory: str | bytes) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _create_temporary(directory: int, name: bytes, mode: int) -> tuple[bytes, int]:
+    """A new, unique hidden file beside ``name`` (same file system, so the rename is atomic): its name and
+    a descriptor writing it. The name keeps as much of ``name`` as fits, cut between UTF-8 characters."""
+    cut = _TEMPORARY_PREFIX_MAX
+    while 0 < cut < len(name) and name[cut] & 0xC0 == 0x80:
+        cut -= 1
+    for _ in range(_TEMPORARY_ATTEMPTS):
+        temporary = b"." + name[:cut] + b"." + secrets.token_hex(_RANDOM_HEX // 2).encode() + b".tmp"
+        try:
+            return temporary, os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode,
+                                      dir_fd=directory)
+        except FileExistsError:
+            continue
+    raise OSError(codes.EEXIST, "no free temporary name")
 
 
 @dataclass(frozen=True)
@@ -226,11 +337,10 @@ def get_file_info(path: StrOrBytesPath, follow_symlinks: bool = True) -> FileInf
     url = _url(name)
     if url is not None:
         return _fsspec_info(url)
-    target: str | bytes | None = None
     try:
-        st = os.stat(name, follow_symlinks=follow_symlinks)
-        if os.path.islink(name):
-            target = os.readlink(name) if isinstance(name, str) else os.readlink(name)
+        st, target = _entry(name)
+        if target is not None and follow_symlinks:
+            st = os.stat(name)
     except OSError as error:
         raise _vega_error(error, name) from None
     return FileInfo(name, _KINDS.get(stat_module.S_IFMT(st.st_mode), Kind.UNKNOWN), st.st_size, st.st_mode,
