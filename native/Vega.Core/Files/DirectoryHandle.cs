@@ -206,9 +206,16 @@ public sealed unsafe class DirectoryHandle : IDisposable
         }
     }
 
-    /// <summary>Removes the subdirectory <paramref name="name"/> and everything in it, never following a symlink out of it.</summary>
+    /// <summary>Removes <paramref name="name"/>: a directory with everything in it, never following a symlink out
+    /// of it; anything else (a symlink included) as the entry itself.</summary>
     public void DeleteTree(string name)
     {
+        int kind = Kind(name);
+        if (kind != DirectoryKind)
+        {
+            if (kind != 0) Delete(name);
+            return;
+        }
         using (var child = OpenDirectory(name, create: false))
         {
             if (child is null) return;

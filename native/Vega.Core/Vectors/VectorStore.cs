@@ -216,7 +216,9 @@ public sealed class VectorStore : IDisposable
         int dim = root.GetProperty("dim").GetInt32();
         if (dim is < 1 or > MaxDim) throw new InvalidDataException($"impossible dim {dim}");
         int nextSegment = root.GetProperty("next_segment").GetInt32();
-        var segments = root.GetProperty("segments").EnumerateArray().Select(name => name.GetString()!).ToList();
+        var segments = root.GetProperty("segments").EnumerateArray()
+            .Select(name => name.ValueKind == JsonValueKind.String ? name.GetString()! : throw new InvalidDataException($"a segment name is {name.ValueKind}, not a string"))
+            .ToList();
         foreach (string name in segments)
         {
             int number = SegmentNumber(name);
