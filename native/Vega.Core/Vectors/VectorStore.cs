@@ -513,18 +513,18 @@ public sealed class VectorStore : IDisposable
         if (json.Length == 0) return;
         if (json.Length > MaxMetadataBytes)
             throw new ArgumentException($"metadata of row {row} is {json.Length} bytes of JSON; at most {MaxMetadataBytes} are stored per row");
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = MaxMetadataDepth });
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = MaxMetadataDepth + 1 });
         try
         {
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) throw new ArgumentException($"metadata of row {row} is not a JSON object");
-            reader.Skip();
-            if (reader.Read()) throw new ArgumentException($"metadata of row {row} has text after its JSON object");
+            while (reader.Read() && reader.CurrentDepth > 0)
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && reader.CurrentDepth >= MaxMetadataDepth)
+                    throw new ArgumentException($"metadata of row {row} is nested deeper than {MaxMetadataDepth} levels");
+            reader.Read(); // text after the object throws
         }
         catch (JsonException e)
         {
-            throw new ArgumentException(e.Message.Contains("depth", StringComparison.OrdinalIgnoreCase)
-                ? $"metadata of row {row} is nested deeper than {MaxMetadataDepth} levels"
-                : $"metadata of row {row} is not valid JSON: {e.Message}");
+            throw new ArgumentException($"metadata of row {row} is not valid JSON: {e.Message}");
         }
     }
 
