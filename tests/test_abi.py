@@ -96,6 +96,37 @@ def test_bad_calls_return_status_codes_not_crashes():
         _native.check(lib.vega_walk_start(b"a\0b", 3, 0, 0, 0, 0, 0, 0, job))
 
 
+def test_cancel_tokens_and_store_calls_refuse_bad_ids_and_null_pointers(tmp_path):
+    ffi, lib = _native.native()
+    invalid = lib.VEGA_ERR_INVALID_ARGUMENT
+    token = ffi.new("int64_t*")
+    assert lib.vega_cancel_new(ffi.NULL) == invalid
+    assert lib.vega_cancel_set(987654321) == invalid
+    assert lib.vega_cancel_free(987654321) == invalid
+    assert lib.vega_cancel_new(token) == 0
+    assert lib.vega_cancel_free(token[0]) == 0
+    assert lib.vega_cancel_free(token[0]) == invalid  # freed once
+    store, rows, vectors = ffi.new("int64_t*"), ffi.new("int64_t[1]"), ffi.new("float[4]")
+    report = ffi.new("vega_report**")
+    assert lib.vega_store_get(42, b"a\0", 2, 1, rows, vectors, report) == invalid
+    path = str(tmp_path / "s").encode()
+    # A freed (or never issued) cancel token is refused before the store is touched.
+    assert lib.vega_store_open(path, len(path), 4, 1, lib.VEGA_STORE_CREATE, ffi.NULL, token[0], store) == invalid
+    assert not (tmp_path / "s").exists()
+    assert lib.vega_store_open(path, len(path), 4, 1, lib.VEGA_STORE_CREATE, ffi.NULL, 0, store) == 0
+    try:
+        assert lib.vega_store_get(store[0], ffi.NULL, 0, 1, rows, vectors, report) == invalid
+        assert lib.vega_store_get(store[0], b"a\0", 2, 1, ffi.NULL, vectors, report) == invalid
+        assert lib.vega_store_get(store[0], b"a\0", 2, 0, rows, vectors, report) == invalid
+        assert lib.vega_store_get(store[0], b"a", 1, 1, rows, vectors, report) == invalid  # not NUL-terminated
+        assert lib.vega_store_get(store[0], b"a\0", 2, 1, rows, vectors, report) == 0
+        assert rows[0] == -1
+        lib.vega_report_free(report[0])
+        assert lib.vega_store_compact(store[0], 987654321, rows) == invalid
+    finally:
+        assert lib.vega_store_close(store[0]) == 0
+
+
 def test_a_job_is_freed_once_and_then_refused(tmp_path):
     job = _native.WalkJob(str(tmp_path).encode(), _native.WALK_NAMES, 0, 0, 1, splitter(True))
     job_id = job._id
