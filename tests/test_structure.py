@@ -475,3 +475,16 @@ def test_links_swapped_in_after_planning_are_refused(tmp_path, monkeypatch):
     assert all("symbolic link" in i.error for i in report.failed)
     assert (tmp_path / "moved-raw" / "run.csv").read_text() == "a,b\nmine\n"
     assert report.count("done") == 2 and (tmp_path / "dest" / "exp1" / "meta.json").read_text() == '{"from": "mine"}'
+
+
+@pytest.mark.parametrize("change,field", [
+    (lambda p: setattr(p, "files", "*.csv"), r"directories\[0\].files: expected a list, not a single str"),
+    (lambda p: setattr(p, "directory_name", 3), r"directories\[0\].directory_name: expected a glob str"),
+    (lambda p: p.directories.append("raw"), r"directories\[0\].directories\[0\]: expected a FileStructurePattern"),
+    (lambda p: setattr(p, "optional_files", [1]), r"directories\[0\].optional_files\[0\]: a file glob is a str"),
+])
+def test_fields_assigned_after_construction_are_checked_before_use(tmp_path, change, field):
+    pattern = P(directories=[P()])
+    change(pattern.directories[0])
+    with pytest.raises(vegafs.PatternError, match=r"patterns\[0\]\." + field):
+        vegafs.scan(tmp_path, pattern)

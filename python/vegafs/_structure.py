@@ -124,19 +124,24 @@ class FileStructurePattern:
             raise PatternError(f"{os.fspath(path)}: {error}") from error
 
     def validate(self, where: str = "pattern") -> None:
-        """Checks every glob; raises PatternError naming the field and, for a bad glob, the position."""
+        """Checks every field's type (they may have been assigned since) and every glob; raises
+        PatternError naming the field and, for a bad glob, the position."""
+        try:
+            _check_name(self.directory_name, f"{where}.directory_name")
+            fields = {key: _listed(getattr(self, key), f"{where}.{key}", check) for key, check in (
+                ("files", _check_glob), ("optional_files", _check_glob),
+                ("directories", _check_pattern), ("optional_directories", _check_pattern))}
+        except TypeError as error:
+            raise PatternError(str(error)) from None
         globs = [("directory_name", self.directory_name)] if self.directory_name is not None else []
-        globs += [(f"files[{i}]", g) for i, g in enumerate(self.files)]
-        globs += [(f"optional_files[{i}]", g) for i, g in enumerate(self.optional_files)]
+        globs += [(f"{key}[{i}]", g) for key in ("files", "optional_files") for i, g in enumerate(fields[key])]
         for name, glob in globs:
             try:
                 PatternMatcher([glob])
             except ValueError as error:
                 raise PatternError(f"{where}.{name}: {error}") from error
         for key in ("directories", "optional_directories"):
-            for i, child in enumerate(getattr(self, key)):
-                if not isinstance(child, FileStructurePattern):
-                    raise PatternError(f"{where}.{key}[{i}]: expected a FileStructurePattern, not {type(child).__name__}")
+            for i, child in enumerate(fields[key]):
                 child.validate(f"{where}.{key}[{i}]")
 
     def __eq__(self, other: object) -> bool:
@@ -159,9 +164,9 @@ class FileStructurePattern:
         return Explanation(path, matched, reasons)
 
 
-def _check_name(name: Any) -> Optional[str]:
+def _check_name(name: Any, where: str = "directory_name") -> Optional[str]:
     if name is not None and not isinstance(name, str):
-        raise TypeError(f"directory_name is a glob str or None, not {type(name).__name__}")
+        raise TypeError(f"{where}: expected a glob str or None, not {type(name).__name__}")
     return name
 
 
