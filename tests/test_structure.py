@@ -5,6 +5,7 @@ import fnmatch
 import json
 import os
 import re
+import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -488,3 +489,40 @@ def test_fields_assigned_after_construction_are_checked_before_use(tmp_path, cha
     change(pattern.directories[0])
     with pytest.raises(vegafs.PatternError, match=r"patterns\[0\]\." + field):
         vegafs.scan(tmp_path, pattern)
+
+
+@pytest.fixture
+def other_filesystem(tmp_path):
+    """A directory on another filesystem than tmp_path (tmpfs /dev/shm), or a skip."""
+    if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs /dev/shm on another filesystem than the temporary directory")
+    path = Path(tempfile.mkdtemp(dir="/dev/shm", prefix="vegafs-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_a_move_across_filesystems_copies_checks_then_removes(tmp_path, other_filesystem):
+    exp = make_experiment(tmp_path / "src" / "exp1", "across")
+    (exp / "plots").symlink_to("raw")
+    before, mtime = entries(tmp_path / "src"), (exp / "meta.json").stat().st_mtime_ns
+    report = vegafs.shuffle(vegafs.scan(tmp_path / "src", [EXPERIMENT]), other_filesystem, move=True)
+    assert report.count("done") == 4 and not report.failed
+    assert entries(other_filesystem) == before and entries(tmp_path / "src") == {}
+    assert (other_filesystem / "exp1" / "meta.json").stat().st_mtime_ns == mtime
+
+
+def test_a_source_that_changes_while_it_is_copied_is_left_in_place(tmp_path, monkeypatch, other_filesystem):
+    exp = make_experiment(tmp_path / "src" / "exp1", "growing")
+    from vegafs import _transfer
+    real_pump = _transfer._pump
+
+    def pump_while_the_source_grows(reader, writer):
+        for name in ("meta.json", "README.md", "raw/run.csv"):
+            with open(exp / name, "a") as handle:
+                handle.write("more")
+        return real_pump(reader, writer)
+
+    monkeypatch.setattr(_transfer, "_pump", pump_while_the_source_grows)
+    report = vegafs.shuffle(vegafs.scan(tmp_path / "src", [EXPERIMENT]), other_filesystem, move=True)
+    assert report.count("failed") == 3 and all("changed while it was copied" in i.error for i in report.failed)
+    assert len(contents(tmp_path / "src")) == 3 and contents(other_filesystem) == {}
