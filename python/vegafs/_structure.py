@@ -325,8 +325,8 @@ def _text(path: PathArg) -> str:
     return text.rstrip("/") or "/"
 
 
-def _join(path: str, name: str) -> str:
-    return f"{path}{'' if path.endswith('/') else '/'}{name}"
+def _join(path: str, *names: str) -> str:
+    return f"{path}{'' if path.endswith('/') else '/'}{'/'.join(names)}" if names else path
 
 
 def _basename(path: str) -> str:
@@ -479,6 +479,7 @@ def _plan(matches: list[StructureMatch], destination: Destination) -> list[Struc
     arriving: dict[str, list[ShuffleItem]] = defaultdict(list)  # destination key -> items
     leaving: set[str] = set()  # source keys
     directories: set[str] = set()  # destination keys that must be directories
+    compiled: dict[int, _Compiled] = {}
     for match in matches:
         source = _text(match.source)
         if callable(destination):
@@ -489,21 +490,26 @@ def _plan(matches: list[StructureMatch], destination: Destination) -> list[Struc
             below = () if "/" in name or name in (".", "..") else (name,)
             base, target = destination_root, _join(destination_root, name) if below else destination_root
         structure = Structure(Endpoint.of(source), Endpoint.of(base), below)
-        source_key, target_key = structure.source.key(), posixpath.join(structure.base.key(), *below)
+        source_key, target_key = structure.source.key(), _join(structure.base.key(), *below)
         refusal = _overlap(source, target, source_key, target_key)
         listed_at = structure.source.path if structure.source.fs is None else source
-        lister = _Lister(listed_at)
-        for relative in sorted(_Compiled(match.pattern).covered(listed_at, lister, links_as_entries=True)):
-            parts = tuple(relative.split("/"))
-            pair = (posixpath.join(source_key, *parts), posixpath.join(target_key, *parts))
+        if id(match.pattern) not in compiled:
+            compiled[id(match.pattern)] = _Compiled(match.pattern)
+        pattern = compiled[id(match.pattern)]
+        directories.add(target_key)
+        for relative in sorted(pattern.covered(listed_at, _Lister(listed_at), links_as_entries=True)):
+            pair = (_join(source_key, relative), _join(target_key, relative))
             if pair in pairs:  # two patterns that take the same file
                 continue
             pairs.add(pair)
             item = ShuffleItem(_join(source, relative), _join(target, relative), 0, "failed" if refusal else "pending", refusal)
-            structure.entries.append((parts, item))
+            structure.entries.append((tuple(relative.split("/")), item))
             leaving.add(pair[0])
             arriving[pair[1]].append(item)
-            directories.update(posixpath.join(target_key, *parts[:i]) for i in range(len(parts)))
+            parent = pair[1].rpartition("/")[0]
+            while parent not in directories and len(parent) > len(target_key):
+                directories.add(parent)
+                parent = parent.rpartition("/")[0]
         structures.append(structure)
     _refuse_collisions(arriving, leaving, directories)
     return structures
