@@ -4,10 +4,16 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
+import shutil
+import stat
+import tempfile
 from pathlib import Path
 
 import fsspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import vegafs
 from conftest import run_python
@@ -146,13 +152,6 @@ def test_shuffle_move_and_destination_function(tmp_path):
         assert "by-group/group" in item.destination
 
 
-def test_shuffle_refuses_a_destination_inside_the_source(tmp_path):
-    root = make_experiments(tmp_path / "src", count=2)
-    matches = vegafs.scan(root, [EXPERIMENT])
-    with pytest.raises(ValueError, match="inside the source"):
-        vegafs.shuffle(matches, lambda m: Path(m.source) / "copy")
-
-
 def test_a_full_disk_fails_per_item_and_leaves_nothing_half_written(tmp_path):
     big = tmp_path / "src" / "exp1"
     (big / "raw").mkdir(parents=True)
@@ -210,3 +209,320 @@ def test_pathvein_names_work_unchanged(tmp_path):
     results = scan(root, [FileStructurePattern.from_json(EXPERIMENT.to_json())])
     assert results and all(isinstance(r, ScanResult) for r in results)
     assert shuffle_to(results, tmp_path / "out", dryrun=True).count("planned") > 0
+
+
+# Links, overlaps and collisions: shuffle never follows a link while writing, moving or deleting.
+
+def make_experiment(directory: Path, marker: str = "") -> Path:
+    """One directory matching EXPERIMENT: meta.json, raw/run.csv and README.md, their bytes tagged by ``marker``."""
+    (directory / "raw").mkdir(parents=True)
+    (directory / "meta.json").write_text(f'{{"from": "{marker or directory}"}}')
+    (directory / "raw" / "run.csv").write_text(f"a,b\n{marker}\n")
+    (directory / "README.md").write_text(f"readme {marker}")
+    return directory
+
+
+def contents(root: Path) -> dict[str, bytes]:
+    """Every regular file below ``root`` (never through a link): relative path -> bytes."""
+    out = {}
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            path = Path(dirpath) / name
+            if path.is_file() and not path.is_symlink():
+                out[path.relative_to(root).as_posix()] = path.read_bytes()
+    return out
+
+
+def test_move_carries_a_symlinked_directory_as_a_link_and_never_deletes_through_it(tmp_path):
+    outside = tmp_path / "outside" / "plots"
+    outside.mkdir(parents=True)
+    (outside / "p.png").write_bytes(b"kept")
+    exp = make_experiment(tmp_path / "src" / "exp1")
+    (exp / "plots").symlink_to(outside)
+    report = vegafs.shuffle(vegafs.scan(tmp_path / "src", [EXPERIMENT]), tmp_path / "dest", move=True)
+    assert (outside / "p.png").read_bytes() == b"kept"
+    moved = tmp_path / "dest" / "exp1" / "plots"
+    assert moved.is_symlink() and os.readlink(moved) == str(outside) and not os.path.lexists(exp / "plots")
+    assert not report.failed and report.count("done") == 4
+
+
+def test_a_destination_directory_linked_back_into_the_source_is_refused(tmp_path):
+    exp = make_experiment(tmp_path / "src" / "exp1", "original")
+    (tmp_path / "dest" / "exp1").mkdir(parents=True)
+    (tmp_path / "dest" / "exp1" / "raw").symlink_to(exp / "raw")
+    report = vegafs.shuffle(vegafs.scan(tmp_path / "src", [EXPERIMENT]), tmp_path / "dest", move=True, overwrite=True)
+    assert (exp / "raw" / "run.csv").read_text() == "a,b\noriginal\n"
+    failed = {Path(item.source).name: item.error for item in report.failed}
+    assert list(failed) == ["run.csv"] and "symbolic link" in failed["run.csv"]
+    assert report.count("done") == 2 and (tmp_path / "dest/exp1/meta.json").exists()
+
+
+def test_structures_with_the_same_name_never_overwrite_one_another(tmp_path):
+    for group in ("a", "b"):
+        make_experiment(tmp_path / "src" / group / "exp1", group)
+    (tmp_path / "src" / "a" / "exp1" / "only-in-a.md").write_text("a")
+    before = contents(tmp_path / "src")
+    report = vegafs.shuffle(vegafs.scan(tmp_path / "src", [EXPERIMENT]), tmp_path / "dest", move=True, overwrite=True)
+    assert {Path(i.source).relative_to(tmp_path / "src").as_posix() for i in report.failed} == {
+        f"{g}/exp1/{f}" for g in "ab" for f in ("meta.json", "raw/run.csv", "README.md")}
+    assert all("collision" in item.error for item in report.failed)
+    assert [Path(i.destination).name for i in report.items if i.status == "done"] == ["only-in-a.md"]
+    after = {**contents(tmp_path / "src"), **{f"a/exp1/{k}": v for k, v in contents(tmp_path / "dest/exp1").items()}}
+    assert after == before  # every file is somewhere, unchanged
+
+
+@pytest.mark.parametrize("spelled", [str, lambda path: f"file://{path}"], ids=["path", "file-url"])
+def test_a_link_planted_in_the_destination_is_not_written_through(tmp_path, spelled):
+    make_experiment(tmp_path / "src" / "exp1")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "dest").mkdir()
+    (tmp_path / "dest" / "exp1").symlink_to(elsewhere)
+    for move in (False, True):
+        report = vegafs.shuffle(vegafs.scan(spelled(tmp_path / "src"), [EXPERIMENT]), spelled(tmp_path / "dest"), move=move)
+        assert list(elsewhere.iterdir()) == []
+        assert report.count("failed") == 3 and all("symbolic link" in i.error for i in report.failed)
+    assert len(contents(tmp_path / "src")) == 3
+
+
+def test_overlapping_sources_and_destinations_are_refused_per_item(tmp_path):
+    for name in ("exp1", "exp2", "exp3"):
+        make_experiment(tmp_path / "src" / name, name)
+    make_experiment(tmp_path / "src" / "holder" / "nested" / "exp6", "exp6")
+    targets = {"exp1": lambda m: Path(m.source) / "copy",  # inside its source
+               "exp2": lambda m: m.source,  # the source itself
+               "exp3": lambda m: tmp_path / "out" / "exp3",  # fine
+               "exp6": lambda m: tmp_path / "src" / "holder"}  # its source is inside it
+    before = contents(tmp_path / "src")
+    report = vegafs.shuffle(vegafs.scan(tmp_path / "src", [EXPERIMENT]), lambda m: targets[m.source.name](m),
+                            move=True, overwrite=True)
+    refused = {Path(i.source).relative_to(tmp_path / "src").parts[0] for i in report.failed}
+    assert refused == {"exp1", "exp2", "holder"} and report.count("failed") == 9, report.failed
+    assert all(re.search("inside the source|the source itself|inside the destination", i.error) for i in report.failed)
+    assert not (tmp_path / "src" / "exp1" / "copy").exists()
+    assert contents(tmp_path / "out" / "exp3") == {k[5:]: v for k, v in before.items() if k.startswith("exp3/")}
+    assert {k: v for k, v in contents(tmp_path / "src").items() if not k.startswith("exp3/")} == {
+        k: v for k, v in before.items() if not k.startswith("exp3/")}
+
+
+def test_memory_urls_refuse_a_self_overwrite_spelled_differently(tmp_path):
+    fs = fsspec.filesystem("memory")
+    for name in ("meta.json", "raw/run.csv"):
+        fs.pipe(f"/vegafs-self/exp1/{name}", b"precious")
+    try:
+        matches = vegafs.scan("memory:///vegafs-self", [EXPERIMENT])
+        report = vegafs.shuffle(matches, "memory://vegafs-self", move=True, overwrite=True)  # the same place
+        assert report.count("failed") == 2 and all("source itself" in i.error for i in report.failed)
+        report = vegafs.shuffle(matches, lambda m: "memory://vegafs-self/exp1/raw", move=True)
+        assert report.count("failed") == 2 and all("inside the source" in i.error for i in report.failed)
+        assert fs.cat("/vegafs-self/exp1/meta.json") == fs.cat("/vegafs-self/exp1/raw/run.csv") == b"precious"
+        assert sorted(fs.find("/vegafs-self")) == ["/vegafs-self/exp1/meta.json", "/vegafs-self/exp1/raw/run.csv"]
+    finally:
+        fs.rm("/vegafs-self", recursive=True)
+
+
+@pytest.mark.parametrize("call", [
+    lambda root: vegafs.scan(root, "exp*"),
+    lambda root: vegafs.scan(root, ["exp*"]),
+    lambda root: list(vegafs.assess(root / "exp1" / "meta.json", "exp*")),
+    lambda root: vegafs.shuffle(str(root / "exp1"), root / "out"),
+    lambda root: vegafs.shuffle([str(root / "exp1")], root / "out"),
+    lambda root: vegafs.shuffle(vegafs.scan(root, EXPERIMENT), 3),
+    lambda root: vegafs.shuffle(vegafs.scan(root, EXPERIMENT), lambda m: 3),
+    lambda root: vegafs.shuffle_to("exp1", root / "out"),
+    lambda root: P().add_files("*.csv"),
+    lambda root: P().add_directories(EXPERIMENT),
+    lambda root: P().add_file(["*.csv"]),
+    lambda root: P().add_directory("raw"),
+    lambda root: P().set_directory_name(["raw"]),
+    lambda root: P(files="*.csv"),
+    lambda root: P(directories=[{"directory_name": "raw"}]),
+])
+def test_a_str_or_wrong_type_where_patterns_or_matches_belong_is_a_type_error(tmp_path, call):
+    make_experiment(tmp_path / "exp1")
+    with pytest.raises(TypeError, match="FileStructurePattern|StructureMatch|str|glob|destination"):
+        call(tmp_path)
+
+
+# Links planted anywhere, at random: nothing outside the source and destination trees changes, and
+# every source entry ends at its destination or stays where it was.
+
+SOURCE_LINKS = ["g0/exp1/plots", "g0/exp1/raw", "g1/exp1/plots", "g1/exp1/meta.json", "g1/exp2/extra.md",
+                "g1/exp2/raw/extra.csv", "g1/exp2/raw"]
+DESTINATION_LINKS = ["exp1", "exp1/raw", "exp1/meta.json", "exp1/plots", "exp2", "g0-exp1", "g1-exp1/raw",
+                     "g1-exp2/raw/run.csv"]
+LINK_TARGETS = ["outside/dir", "outside/dir/raw", "outside/dir/plots", "outside/a.txt", "src/g0/exp1/raw", "src/g1/exp1/meta.json",
+                "src", "dest", "missing", "itself", ".."]
+
+
+def snapshot(root: Path) -> dict[str, tuple]:
+    """Everything about every entry below ``root`` (links not followed) that a write, a removal, a
+    rename, a new hard link or a change of mode or times would change."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [".", *dirnames, *filenames]:
+            path = os.path.join(dirpath, name)
+            info = os.lstat(path)
+            data = (os.readlink(path) if stat.S_ISLNK(info.st_mode) else
+                    Path(path).read_bytes() if stat.S_ISREG(info.st_mode) else None)
+            out[os.path.relpath(path, root)] = (info.st_mode, info.st_ino, info.st_nlink, info.st_size,
+                                                 info.st_mtime_ns, info.st_ctime_ns, data)
+    return out
+
+
+def entries(root: Path) -> dict[str, tuple[str, object]]:
+    """Files (their bytes) and links (their targets) below ``root``, never through a link."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                out[os.path.relpath(path, root)] = ("link", os.readlink(path))
+            elif os.path.isfile(path):
+                out[os.path.relpath(path, root)] = ("file", Path(path).read_bytes())
+    return out
+
+
+def entry_at(path: str) -> tuple[str, object] | None:
+    if os.path.islink(path):
+        return "link", os.readlink(path)
+    return ("file", Path(path).read_bytes()) if os.path.isfile(path) else None
+
+
+def plant(root: Path, where: str, target: str) -> None:
+    """A link at root/where (replacing what is there) to one of LINK_TARGETS; never through a link."""
+    path = root / where
+    if any(p.is_symlink() for p in [*path.parents][: len(Path(where).parts) - 1]):
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        for child in sorted(path.rglob("*"), reverse=True):
+            child.unlink() if child.is_symlink() or child.is_file() else child.rmdir()
+        path.rmdir()
+    top = root.parent
+    path.symlink_to({"itself": path.name, "..": ".."}.get(target, str(top / target)))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(source_links=st.lists(st.tuples(st.sampled_from(SOURCE_LINKS), st.sampled_from(LINK_TARGETS)), max_size=4),
+       destination_links=st.lists(st.tuples(st.sampled_from(DESTINATION_LINKS), st.sampled_from(LINK_TARGETS)), max_size=4),
+       move=st.booleans(), overwrite=st.booleans(), dryrun=st.sampled_from([False, False, True]),
+       named_by_function=st.booleans())
+def test_planted_links_never_reach_outside_and_never_lose_data(source_links, destination_links, move, overwrite,
+                                                                dryrun, named_by_function):
+    with tempfile.TemporaryDirectory() as scratch:
+        top = Path(scratch)
+        outside = top / "outside"
+        make_experiment(outside / "dir", "sentinel")
+        (outside / "dir" / "plots").mkdir()
+        (outside / "dir" / "plots" / "p.png").write_bytes(b"sentinel png")
+        (outside / "a.txt").write_text("sentinel")
+        src, dest = top / "src", top / "dest"
+        make_experiment(src / "g0" / "exp1", "g0")
+        (src / "g0" / "exp1" / "plots").mkdir()
+        (src / "g0" / "exp1" / "plots" / "p.png").write_bytes(b"png")
+        make_experiment(src / "g1" / "exp1", "g1")
+        make_experiment(src / "g1" / "exp2", "g1-2")
+        (src / "g1" / "exp2" / "notes.txt").write_text("not part of the structure")
+        (dest / "exp1").mkdir(parents=True)
+        (dest / "exp1" / "meta.json").write_text("older")
+        for where, target in source_links:
+            plant(src, where, target)
+        for where, target in destination_links:
+            plant(dest, where, target)
+        sentinel, source_before, whole_before = snapshot(outside), entries(src), snapshot(top)
+
+        matches = vegafs.scan(src, [EXPERIMENT])
+        where_to = (lambda m: dest / f"{m.source.parent.name}-{m.source.name}") if named_by_function else dest
+        report = vegafs.shuffle(matches, where_to, move=move, overwrite=overwrite, dryrun=dryrun)
+
+        assert snapshot(outside) == sentinel
+        assert sorted(os.listdir(top)) == ["dest", "outside", "src"]
+        if dryrun:
+            assert snapshot(top) == whole_before
+        done = {item.source: item.destination for item in report.items if item.status == "done"}
+        for relative, before in source_before.items():
+            path = str(src / relative)
+            assert entry_at(path) == before or entry_at(done[path]) == before, (relative, report)
+        for item in report.items:
+            assert item.status in ("planned", "done", "skipped", "failed") and (item.error is None) == (item.status in ("planned", "done"))
+        assert not list(top.rglob(".*vegafs-*"))
+
+
+def test_links_swapped_in_after_planning_are_refused(tmp_path, monkeypatch):
+    """Between planning and writing, a source subdirectory and a destination directory become links:
+    the handles opened with O_NOFOLLOW refuse both."""
+    exp = make_experiment(tmp_path / "src" / "exp1", "mine")
+    make_experiment(tmp_path / "src" / "exp2", "mine too")
+    outside = make_experiment(tmp_path / "outside", "theirs")
+    sentinel = snapshot(outside)
+    from vegafs import _structure
+
+    def swap_then_run(structures, options):
+        (exp / "raw").rename(tmp_path / "moved-raw")
+        (exp / "raw").symlink_to(outside / "raw")
+        (tmp_path / "dest").mkdir()
+        (tmp_path / "dest" / "exp2").symlink_to(outside)
+        return real_run(structures, options)
+
+    real_run = _structure.run
+    monkeypatch.setattr(_structure, "run", swap_then_run)
+    report = vegafs.shuffle(vegafs.scan(tmp_path / "src", [EXPERIMENT]), tmp_path / "dest", move=True, overwrite=True)
+    assert snapshot(outside) == sentinel
+    failed = sorted(os.path.relpath(i.source, tmp_path / "src") for i in report.failed)
+    assert failed == ["exp1/raw/run.csv", "exp2/README.md", "exp2/meta.json", "exp2/raw/run.csv"]
+    assert all("symbolic link" in i.error for i in report.failed)
+    assert (tmp_path / "moved-raw" / "run.csv").read_text() == "a,b\nmine\n"
+    assert report.count("done") == 2 and (tmp_path / "dest" / "exp1" / "meta.json").read_text() == '{"from": "mine"}'
+
+
+@pytest.mark.parametrize("change,field", [
+    (lambda p: setattr(p, "files", "*.csv"), r"directories\[0\].files: expected a list, not a single str"),
+    (lambda p: setattr(p, "directory_name", 3), r"directories\[0\].directory_name: expected a glob str"),
+    (lambda p: p.directories.append("raw"), r"directories\[0\].directories\[0\]: expected a FileStructurePattern"),
+    (lambda p: setattr(p, "optional_files", [1]), r"directories\[0\].optional_files\[0\]: a file glob is a str"),
+])
+def test_fields_assigned_after_construction_are_checked_before_use(tmp_path, change, field):
+    pattern = P(directories=[P()])
+    change(pattern.directories[0])
+    with pytest.raises(vegafs.PatternError, match=r"patterns\[0\]\." + field):
+        vegafs.scan(tmp_path, pattern)
+
+
+@pytest.fixture
+def other_filesystem(tmp_path):
+    """A directory on another filesystem than tmp_path (tmpfs /dev/shm), or a skip."""
+    if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs /dev/shm on another filesystem than the temporary directory")
+    path = Path(tempfile.mkdtemp(dir="/dev/shm", prefix="vegafs-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_a_move_across_filesystems_copies_checks_then_removes(tmp_path, other_filesystem):
+    exp = make_experiment(tmp_path / "src" / "exp1", "across")
+    (exp / "plots").symlink_to("raw")
+    before, mtime = entries(tmp_path / "src"), (exp / "meta.json").stat().st_mtime_ns
+    report = vegafs.shuffle(vegafs.scan(tmp_path / "src", [EXPERIMENT]), other_filesystem, move=True)
+    assert report.count("done") == 4 and not report.failed
+    assert entries(other_filesystem) == before and entries(tmp_path / "src") == {}
+    assert (other_filesystem / "exp1" / "meta.json").stat().st_mtime_ns == mtime
+
+
+def test_a_source_that_changes_while_it_is_copied_is_left_in_place(tmp_path, monkeypatch, other_filesystem):
+    exp = make_experiment(tmp_path / "src" / "exp1", "growing")
+    from vegafs import _transfer
+    real_pump = _transfer._pump
+
+    def pump_while_the_source_grows(reader, writer):
+        for name in ("meta.json", "README.md", "raw/run.csv"):
+            with open(exp / name, "a") as handle:
+                handle.write("more")
+        return real_pump(reader, writer)
+
+    monkeypatch.setattr(_transfer, "_pump", pump_while_the_source_grows)
+    report = vegafs.shuffle(vegafs.scan(tmp_path / "src", [EXPERIMENT]), other_filesystem, move=True)
+    assert report.count("failed") == 3 and all("changed while it was copied" in i.error for i in report.failed)
+    assert len(contents(tmp_path / "src")) == 3 and contents(other_filesystem) == {}

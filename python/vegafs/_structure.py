@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-import shutil
-import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Optional, Union
 
 from . import _backend
 from ._patterns import PatternMatcher
+from ._transfer import Endpoint, Options, Structure, run, within
+from ._transfer import ShuffleItem as ShuffleItem  # public as vegafs.ShuffleItem
 from ._walk import walk
 
 Listing = tuple[list[str], list[str]]  # (dirnames, filenames)
@@ -38,27 +38,33 @@ class FileStructurePattern:
     optional_files: list[str] = field(default_factory=list)
     optional_directories: list["FileStructurePattern"] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        _check_name(self.directory_name)
+        for key in ("files", "optional_files"):
+            setattr(self, key, _listed(getattr(self, key), key, _check_glob))
+        for key in ("directories", "optional_directories"):
+            setattr(self, key, _listed(getattr(self, key), key, _check_pattern))
+
     # Builders (each returns the pattern, so calls chain).
     def set_directory_name(self, name: Optional[str]) -> "FileStructurePattern":
-        self.directory_name = name
+        self.directory_name = _check_name(name)
         return self
 
     def add_file(self, pattern: str, is_optional: bool = False) -> "FileStructurePattern":
-        (self.optional_files if is_optional else self.files).append(pattern)
+        (self.optional_files if is_optional else self.files).append(_check_glob(pattern, "add_file"))
         return self
 
     def add_files(self, patterns: Iterable[str], is_optional: bool = False) -> "FileStructurePattern":
-        for pattern in patterns:
-            self.add_file(pattern, is_optional)
+        (self.optional_files if is_optional else self.files).extend(_listed(patterns, "add_files", _check_glob))
         return self
 
     def add_directory(self, pattern: "FileStructurePattern", is_optional: bool = False) -> "FileStructurePattern":
-        (self.optional_directories if is_optional else self.directories).append(pattern)
+        (self.optional_directories if is_optional else self.directories).append(_check_pattern(pattern, "add_directory"))
         return self
 
     def add_directories(self, patterns: Iterable["FileStructurePattern"], is_optional: bool = False) -> "FileStructurePattern":
-        for pattern in patterns:
-            self.add_directory(pattern, is_optional)
+        (self.optional_directories if is_optional else self.directories).extend(
+            _listed(patterns, "add_directories", _check_pattern))
         return self
 
     # JSON.
@@ -118,19 +124,24 @@ class FileStructurePattern:
             raise PatternError(f"{os.fspath(path)}: {error}") from error
 
     def validate(self, where: str = "pattern") -> None:
-        """Checks every glob; raises PatternError naming the field and, for a bad glob, the position."""
+        """Checks every field's type (they may have been assigned since) and every glob; raises
+        PatternError naming the field and, for a bad glob, the position."""
+        try:
+            _check_name(self.directory_name, f"{where}.directory_name")
+            fields = {key: _listed(getattr(self, key), f"{where}.{key}", check) for key, check in (
+                ("files", _check_glob), ("optional_files", _check_glob),
+                ("directories", _check_pattern), ("optional_directories", _check_pattern))}
+        except TypeError as error:
+            raise PatternError(str(error)) from None
         globs = [("directory_name", self.directory_name)] if self.directory_name is not None else []
-        globs += [(f"files[{i}]", g) for i, g in enumerate(self.files)]
-        globs += [(f"optional_files[{i}]", g) for i, g in enumerate(self.optional_files)]
+        globs += [(f"{key}[{i}]", g) for key in ("files", "optional_files") for i, g in enumerate(fields[key])]
         for name, glob in globs:
             try:
                 PatternMatcher([glob])
             except ValueError as error:
                 raise PatternError(f"{where}.{name}: {error}") from error
         for key in ("directories", "optional_directories"):
-            for i, child in enumerate(getattr(self, key)):
-                if not isinstance(child, FileStructurePattern):
-                    raise PatternError(f"{where}.{key}[{i}]: expected a FileStructurePattern, not {type(child).__name__}")
+            for i, child in enumerate(fields[key]):
                 child.validate(f"{where}.{key}[{i}]")
 
     def __eq__(self, other: object) -> bool:
@@ -151,6 +162,50 @@ class FileStructurePattern:
         reasons: list[str] = []
         matched = compiled.check(path, _basename(path), _Lister(path), reasons, "pattern")
         return Explanation(path, matched, reasons)
+
+
+def _check_name(name: Any, where: str = "directory_name") -> Optional[str]:
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"{where}: expected a glob str or None, not {type(name).__name__}")
+    return name
+
+
+def _check_glob(glob: Any, where: str) -> str:
+    if not isinstance(glob, str):
+        raise TypeError(f"{where}: a file glob is a str, not {type(glob).__name__}")
+    return glob
+
+
+def _check_pattern(pattern: Any, where: str) -> "FileStructurePattern":
+    if not isinstance(pattern, FileStructurePattern):
+        raise TypeError(f"{where}: expected a FileStructurePattern, not {type(pattern).__name__}")
+    return pattern
+
+
+def _listed(values: Any, where: str, check: Callable[[Any, str], Any]) -> list[Any]:
+    """``values`` as a list, each checked; a lone str (or pattern) is refused rather than iterated."""
+    if isinstance(values, (str, bytes, FileStructurePattern)):
+        raise TypeError(f"{where}: expected a list, not a single {type(values).__name__}")
+    try:
+        items = values if isinstance(values, list) else list(values)
+    except TypeError:
+        raise TypeError(f"{where}: expected a list, not {type(values).__name__}") from None
+    for i, value in enumerate(items):
+        check(value, f"{where}[{i}]")
+    return items
+
+
+def _pattern_list(patterns: Any) -> list[FileStructurePattern]:
+    """One pattern or an iterable of them, validated."""
+    if isinstance(patterns, FileStructurePattern):
+        patterns = [patterns]
+    elif isinstance(patterns, (str, bytes, os.PathLike)):
+        raise TypeError(f"patterns: expected a FileStructurePattern or an iterable of them, not a {type(patterns).__name__} "
+                        "(FileStructurePattern.from_json or load_json make one from JSON)")
+    pattern_list = _listed(patterns, "patterns", _check_pattern)
+    for i, pattern in enumerate(pattern_list):
+        pattern.validate(f"patterns[{i}]")
+    return pattern_list
 
 
 @dataclass(frozen=True)
@@ -212,8 +267,10 @@ class _Compiled:
                 ok = False
         return ok
 
-    def covered(self, path: str, lister: "_Lister") -> list[str]:
-        """The files (relative to ``path``) this pattern takes from a matching directory."""
+    def covered(self, path: str, lister: "_Lister", links_as_entries: bool = False) -> list[str]:
+        """The files (relative to ``path``) this pattern takes from a matching directory. With
+        ``links_as_entries``, a link to a directory that a subdirectory pattern takes is one entry (the
+        link itself), never a way into the directory it points to."""
         listing = lister(path)
         if listing is None:
             return []
@@ -223,7 +280,10 @@ class _Compiled:
             for d in dirnames:
                 sub = _join(path, d)
                 if child.check(sub, d, lister, None, ""):
-                    out.extend(f"{d}/{f}" for f in child.covered(sub, lister))
+                    if links_as_entries and sub in lister.links:
+                        out.append(d)
+                    else:
+                        out.extend(f"{d}/{f}" for f in child.covered(sub, lister, links_as_entries))
         return out
 
 
@@ -233,6 +293,7 @@ class _Lister:
     def __init__(self, root: str, tree: Optional[dict[str, Listing]] = None) -> None:
         self._remote = _backend.is_fsspec(root)
         self._cache: dict[str, Optional[Listing]] = dict(tree or {})
+        self.links: set[str] = set()  # links to directories seen in listings read here (local only)
 
     def __call__(self, path: str) -> Optional[Listing]:
         if path not in self._cache:
@@ -248,7 +309,10 @@ class _Lister:
                 dirs: list[str] = []
                 files: list[str] = []
                 for entry in entries:
-                    (dirs if entry.is_dir() else files).append(entry.name)
+                    is_dir = entry.is_dir()
+                    (dirs if is_dir else files).append(entry.name)
+                    if is_dir and entry.is_symlink():
+                        self.links.add(_join(path, entry.name))
                 return dirs, files
         except OSError:
             return None
@@ -261,8 +325,8 @@ def _text(path: PathArg) -> str:
     return text.rstrip("/") or "/"
 
 
-def _join(path: str, name: str) -> str:
-    return f"{path}{'' if path.endswith('/') else '/'}{name}"
+def _join(path: str, *names: str) -> str:
+    return f"{path}{'' if path.endswith('/') else '/'}{'/'.join(names)}" if names else path
 
 
 def _basename(path: str) -> str:
@@ -284,9 +348,7 @@ def scan(source: PathArg, patterns: Iterable[FileStructurePattern] | FileStructu
     """Every directory below (and including) ``source`` that matches one of ``patterns``. The tree is
     read once by the native parallel walk (or fsspec for URLs); each pattern's globs are compiled once."""
     root = _text(source)
-    pattern_list = [patterns] if isinstance(patterns, FileStructurePattern) else list(patterns)
-    for i, pattern in enumerate(pattern_list):
-        pattern.validate(f"patterns[{i}]")
+    pattern_list = _pattern_list(patterns)
     tree = {dirpath: (dirnames, filenames) for dirpath, dirnames, filenames in walk(root)}
     lister = _Lister(root, tree)
     compiled = [_Compiled(p) for p in pattern_list]
@@ -302,7 +364,7 @@ def assess(file: PathArg, patterns: Iterable[FileStructurePattern] | FileStructu
     """The pattern roots ``file`` belongs to: each ancestor directory that matches a pattern which takes
     the file (as a required or optional file, at any depth), nearest first."""
     path = _text(file)
-    pattern_list = [patterns] if isinstance(patterns, FileStructurePattern) else list(patterns)
+    pattern_list = _pattern_list(patterns)
     compiled = [_Compiled(p) for p in pattern_list]
     lister = _Lister(path)
     ancestor = path
@@ -315,18 +377,6 @@ def assess(file: PathArg, patterns: Iterable[FileStructurePattern] | FileStructu
         for c in compiled:
             if c.check(ancestor, _basename(ancestor), lister, None, "") and relative in c.covered(ancestor, lister):
                 yield StructureMatch(_typed(file, ancestor), c.pattern)
-
-
-@dataclass
-class ShuffleItem:
-    """One file of a shuffle: ``status`` is planned (dry run), done, skipped (the destination exists) or
-    failed (``error`` says why; nothing is left at the destination)."""
-
-    source: str
-    destination: str
-    bytes: int
-    status: str
-    error: Optional[str] = None
 
 
 @dataclass
@@ -368,118 +418,126 @@ def shuffle(matches: Iterable[StructureMatch], destination: Destination, *, dryr
     """Copy (or ``move``) each matched structure's files to a destination: ``destination / <source name>``
     when ``destination`` is a path, or the path a callable returns for the match.
 
-    Each file is written to a temporary name beside its destination and renamed into place, so a failed
-    copy (a full disk, a vanished source) never leaves a partial file. Existing destination files are
-    skipped unless ``overwrite``. A destination inside a source structure is refused before anything is
-    written. ``dryrun`` plans without writing. Per-file results are in the report; nothing is raised
-    for a single file.
+    Nothing is written, moved or removed through a link: the destination directory given (or the
+    parent of the path the callable returns) is taken as given; every directory below it is created
+    and entered without following links, and one that is a link fails its files. A link inside a
+    structure is copied or moved as a link. Each file is copied to a temporary name beside its
+    destination, size-checked and renamed into place (a move on one filesystem is a rename), so a
+    failure never leaves a partial file, and a source is removed only once its data is in place.
+    Existing destination files are skipped unless ``overwrite``. Files that a destination inside its
+    source (or a source inside its destination, or the source itself) would receive fail, as do all
+    the files that two items of one shuffle would write to the same place, whatever ``overwrite``
+    says. ``dryrun`` plans without writing. Per-file results are in the report; nothing is raised for
+    a single file.
     """
-    plan: list[tuple[str, str]] = []
+    structures = _plan(_match_list(matches), destination)
+    run(structures, Options(dryrun, overwrite, move))
+    return ShuffleReport([item for structure in structures for _, item in structure.entries], dryrun, move)
+
+
+def _match_list(matches: Any) -> list[StructureMatch]:
+    if isinstance(matches, StructureMatch):
+        return [matches]
+    if isinstance(matches, (str, bytes, os.PathLike)):
+        raise TypeError(f"matches: expected StructureMatch objects (from scan), not a {type(matches).__name__} path")
+    try:
+        match_list = list(matches)
+    except TypeError:
+        raise TypeError(f"matches: expected an iterable of StructureMatch (from scan), not {type(matches).__name__}") from None
+    for i, match in enumerate(match_list):
+        if not hasattr(match, "source") or not isinstance(getattr(match, "pattern", None), FileStructurePattern):
+            raise TypeError(f"matches[{i}]: expected a StructureMatch (source, pattern) from scan, not {type(match).__name__}")
+    return sorted(match_list, key=lambda m: _text(m.source))  # a deterministic report
+
+
+def _destination_text(path: Any, what: str) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a str or os.PathLike path, not {type(path).__name__}")
+    return _text(path)
+
+
+def _split_destination(target: str) -> tuple[str, tuple[str, ...]]:
+    """The directory taken as given, and the structure directory's name below it (none when the path
+    has no last component to enter without following links: ``/``, a bucket, ``.``, ``..``)."""
+    scheme = ""
+    if _backend.is_fsspec(target):
+        scheme, _, target = target.partition("://")
+        scheme += "://"
+    head, slash, name = target.rpartition("/")
+    if name in ("", ".", "..") or (scheme and not slash):
+        return scheme + target, ()
+    return scheme + (head or ("/" if slash else ".")), (name,)
+
+
+def _plan(matches: list[StructureMatch], destination: Destination) -> list[Structure]:
+    """Each match's entries, with the conflicts that paths alone reveal already failed: overlapping
+    sources and destinations, and destinations that two entries share."""
+    if not callable(destination):
+        destination_root = _destination_text(destination, "destination")
+    structures: list[Structure] = []
+    pairs: set[tuple[str, str]] = set()
+    arriving: dict[str, list[ShuffleItem]] = defaultdict(list)  # destination key -> items
+    leaving: set[str] = set()  # source keys
+    directories: set[str] = set()  # destination keys that must be directories
+    compiled: dict[int, _Compiled] = {}
     for match in matches:
         source = _text(match.source)
-        target = _text(destination(match) if callable(destination) else _join(_text(destination), _basename(source)))
-        if _inside(target, source):
-            raise ValueError(f"the destination {target} is inside the source {source}")
-        lister = _Lister(source)
-        for relative in _Compiled(match.pattern).covered(source, lister):
-            plan.append((_join(source, relative), _join(target, relative)))
-    items = []
-    for src, dst in plan:
-        size = _size(src)
-        if _exists(dst) and not overwrite:
-            items.append(ShuffleItem(src, dst, size, "skipped", "destination exists"))
-        elif dryrun:
-            items.append(ShuffleItem(src, dst, size, "planned"))
+        if callable(destination):
+            target = _destination_text(destination(match), "the destination function's result")
+            base, below = _split_destination(target)
         else:
-            items.append(_transfer(src, dst, size, overwrite, move))
-    return ShuffleReport(items, dryrun, move)
+            name = _basename(source)
+            below = () if "/" in name or name in (".", "..") else (name,)
+            base, target = destination_root, _join(destination_root, name) if below else destination_root
+        structure = Structure(Endpoint.of(source), Endpoint.of(base), below)
+        source_key, target_key = structure.source.key(), _join(structure.base.key(), *below)
+        refusal = _overlap(source, target, source_key, target_key)
+        listed_at = structure.source.path if structure.source.fs is None else source
+        if id(match.pattern) not in compiled:
+            compiled[id(match.pattern)] = _Compiled(match.pattern)
+        pattern = compiled[id(match.pattern)]
+        directories.add(target_key)
+        for relative in sorted(pattern.covered(listed_at, _Lister(listed_at), links_as_entries=True)):
+            pair = (_join(source_key, relative), _join(target_key, relative))
+            if pair in pairs:  # two patterns that take the same file
+                continue
+            pairs.add(pair)
+            item = ShuffleItem(_join(source, relative), _join(target, relative), 0, "failed" if refusal else "pending", refusal)
+            structure.entries.append((tuple(relative.split("/")), item))
+            leaving.add(pair[0])
+            arriving[pair[1]].append(item)
+            parent = pair[1].rpartition("/")[0]
+            while parent not in directories and len(parent) > len(target_key):
+                directories.add(parent)
+                parent = parent.rpartition("/")[0]
+        structures.append(structure)
+    _refuse_collisions(arriving, leaving, directories)
+    return structures
 
 
-def _inside(path: str, directory: str) -> bool:
-    if not _backend.is_fsspec(path) and not _backend.is_fsspec(directory):
-        path, directory = os.path.realpath(path), os.path.realpath(directory)
-    return path == directory or path.startswith(directory.rstrip("/") + "/")
+def _overlap(source: str, target: str, source_key: str, target_key: str) -> Optional[str]:
+    if source_key == target_key:
+        return f"the destination {target} is the source itself"
+    if within(target_key, source_key):
+        return f"the destination {target} is inside the source {source}"
+    if within(source_key, target_key):
+        return f"the source {source} is inside the destination {target}"
+    return None
 
 
-def _size(path: str) -> int:
-    try:
-        if _backend.is_fsspec(path):
-            fs, inner = _backend.resolve(path)
-            return int(fs.size(inner) or 0)
-        return os.lstat(path).st_size
-    except OSError:
-        return 0
-
-
-def _exists(path: str) -> bool:
-    if _backend.is_fsspec(path):
-        fs, inner = _backend.resolve(path)
-        return bool(fs.exists(inner))
-    return os.path.lexists(path)
-
-
-def _transfer(src: str, dst: str, size: int, overwrite: bool, move: bool) -> ShuffleItem:
-    try:
-        if _backend.is_fsspec(src) or _backend.is_fsspec(dst):
-            _copy_fsspec(src, dst, overwrite)
+def _refuse_collisions(arriving: dict[str, list[ShuffleItem]], leaving: set[str], directories: set[str]) -> None:
+    for key, items in arriving.items():
+        if len(items) > 1:
+            reason = f"collision: {len(items)} files of this shuffle go to this destination: " + ", ".join(i.source for i in items)
+        elif key in directories:
+            reason = "collision: other files of this shuffle go below this destination, as a directory"
+        elif key in leaving:
+            reason = "the destination is a source of this shuffle"
         else:
-            _copy_local(src, dst, overwrite)
-        if move:
-            _remove(src)
-        return ShuffleItem(src, dst, size, "done")
-    except FileExistsError:
-        return ShuffleItem(src, dst, size, "skipped", "destination exists")
-    except OSError as error:
-        return ShuffleItem(src, dst, size, "failed", f"{type(error).__name__}: {error}")
-
-
-def _copy_local(src: str, dst: str, overwrite: bool) -> None:
-    os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
-    temporary = os.path.join(os.path.dirname(dst), f".{os.path.basename(dst)}.vegafs-{uuid.uuid4().hex[:12]}")
-    try:
-        shutil.copy2(src, temporary, follow_symlinks=False)
-        if overwrite:
-            os.replace(temporary, dst)
-        else:
-            os.link(temporary, dst, follow_symlinks=False)  # fails if dst appeared meanwhile: never clobbers
-    finally:
-        if os.path.lexists(temporary):
-            os.unlink(temporary)
-
-
-def _copy_fsspec(src: str, dst: str, overwrite: bool) -> None:
-    dst_fs, target = _backend.resolve(dst) if _backend.is_fsspec(dst) else (None, dst)
-    temporary = posixpath.join(posixpath.dirname(target), f".{posixpath.basename(target)}.vegafs-{uuid.uuid4().hex[:12]}")
-    opener = _backend.opener(src)
-    try:
-        if dst_fs is None:
-            os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
-            with opener() as reader, open(temporary, "xb") as writer:
-                shutil.copyfileobj(reader, writer, 1 << 20)
-            if not overwrite and os.path.lexists(dst):
-                raise FileExistsError(dst)
-            os.replace(temporary, dst)
-            return
-        dst_fs.makedirs(posixpath.dirname(target), exist_ok=True)
-        with opener() as reader, dst_fs.open(temporary, "wb") as writer:
-            shutil.copyfileobj(reader, writer, 1 << 20)
-        if not overwrite and dst_fs.exists(target):
-            raise FileExistsError(dst)
-        dst_fs.mv(temporary, target)
-    finally:
-        if dst_fs is None:
-            if os.path.lexists(temporary):
-                os.unlink(temporary)
-        elif dst_fs.exists(temporary):
-            dst_fs.rm(temporary)
-
-
-def _remove(path: str) -> None:
-    if _backend.is_fsspec(path):
-        fs, inner = _backend.resolve(path)
-        fs.rm(inner)
-    else:
-        os.unlink(path)
+            continue
+        for item in items:
+            if item.status == "pending":
+                item.status, item.error = "failed", reason
 
 
 def shuffle_to(matches: Iterable[StructureMatch], destination: PathArg, *, dryrun: bool = False,
