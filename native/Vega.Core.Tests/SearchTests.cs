@@ -1053,12 +1053,14 @@ public sealed unsafe class SearchTests : IDisposable
     [Fact]
     public void ConstructsTheLinearEngineRefusesAreSearchPatternErrors()
     {
-        // A balancing group passes the dialect but not NonBacktracking: still an error naming the pattern.
+        // A balancing group, which NonBacktracking cannot run: an error naming the pattern and the group's start.
         var error = Assert.Throws<SearchPatternException>(() => SearchPattern.Compile(["ok", "(?<b>x)(?<a-b>y)"], 0));
         Assert.Equal(1, error.PatternIndex);
-        Assert.Equal(0, error.Position);
-        var later = Assert.Throws<SearchPatternException>(() => SearchPattern.Compile(["ok\n(?<b>x)(?<a-b>y)"], 0));
-        Assert.Equal(3, later.Position);
+        Assert.Equal(7, error.Position);
+        Assert.Contains("balancing groups are not supported", error.Message);
+        var later = Assert.Throws<SearchPatternException>(() => SearchPattern.Compile(["ok\n(?<b>x)(?'a-b'y)"], 0));
+        Assert.Equal(10, later.Position);
+        Assert.Equal(0, Assert.Throws<SearchPatternException>(() => SearchPattern.Compile(["(?P<a-b>y)"], 0)).Position);
     }
 
     [Fact]
