@@ -92,6 +92,11 @@ public sealed class SearchPattern
         }
         if (pieces.All(p => p.IsLiteral))
         {
+            // SearchValues scans for many literals without vectorizing (Aho-Corasick): from about 50, the
+            // regex's automaton is faster (2.5x at 100 words), while it fits the engine (a few hundred words).
+            if (pieces.Count is > 48 and <= 256 && pieces.All(p => p.Text.Length > 0) &&
+                NewRegex(Combined(pieces), Options, guarded: false) is { } faster)
+                return new SearchPattern(faster);
             var literals = new LiteralSet(pieces.Select(p => p.Text).ToList(), pieces.Select(p => p.IgnoreCase).ToList());
             bool exact = pieces.Count == 1 && !pieces[0].IgnoreCase;
             return new SearchPattern(literals, exact ? pieces[0].Text : null, literalIsPattern: true);
@@ -106,16 +111,22 @@ public sealed class SearchPattern
             var options = Options | (piece.IgnoreCase ? RegexOptions.IgnoreCase : 0);
             return new SearchPattern(NewRegex(piece.Text, options, guarded) ?? throw TooLarge(piece, null), literal);
         }
+        if (NewRegex(Combined(pieces), Options, guarded) is { } matcher) return new SearchPattern(matcher);
+        var regexes = pieces.Where(p => !p.IsLiteral).ToList();
+        var alone = regexes.FirstOrDefault(p => NewRegex(p.Text, Options | (p.IgnoreCase ? RegexOptions.IgnoreCase : 0), guarded) is null);
+        throw alone.Text is null ? TooLarge(regexes[0], pieces.Count) : TooLarge(alone, null);
+    }
+
+    /// <summary>One regex for all the pieces: their alternation, in order, each with its own case option.</summary>
+    private static string Combined(List<Piece> pieces)
+    {
         var combined = new StringBuilder();
         foreach (var piece in pieces)
         {
             if (combined.Length > 0) combined.Append('|');
             combined.Append(piece.IgnoreCase ? "(?i:" : "(?:").Append(piece.Regex).Append(')');
         }
-        if (NewRegex(combined.ToString(), Options, guarded) is { } matcher) return new SearchPattern(matcher);
-        var regexes = pieces.Where(p => !p.IsLiteral).ToList();
-        var alone = regexes.FirstOrDefault(p => NewRegex(p.Text, Options | (p.IgnoreCase ? RegexOptions.IgnoreCase : 0), guarded) is null);
-        throw alone.Text is null ? TooLarge(regexes[0], pieces.Count) : TooLarge(alone, null);
+        return combined.ToString();
     }
 
     /// <summary>The regex's matcher, or null if it is too large for the linear-time engine.</summary>
