@@ -552,3 +552,86 @@ def test_progress_reports_files_and_bytes(tmp_path):
     counts = vegafs.search_counts("hit", tmp_path, progress=seen.append)
     assert counts.total == 5000
     assert seen and seen[-1].files == 50 and seen[-1].bytes == 50 * 400 and seen[-1].errors == 0
+
+
+def _literal_lines(literals: list[str], lines: list[bytes], ignore_case: bool = False) -> list[tuple[int, list[tuple[int, int]]]]:
+    """re's matching lines and spans for the literals as one alternation (leftmost-first, in list order)."""
+    regex = re.compile("|".join(re.escape(literal) for literal in literals), re.IGNORECASE if ignore_case else 0)
+    return [(i + 1, spans) for i, line in enumerate(lines) if (spans := _byte_spans(regex, line))]
+
+
+def test_fixed_strings_and_word_lists_of_any_length_and_number(tmp_path):
+    """These raised NativeError (one NonBacktracking regex over its size limit); literals need no regex."""
+    rng = random.Random(5)
+    word = lambda n: "".join(rng.choice("abcdefghij") for _ in range(n))  # noqa: E731
+    long_literal = word(2500)
+    words = [word(rng.randint(4, 9)) for _ in range(3000)]
+    lines = [f"{word(rng.randint(0, 30))} {rng.choice(words).upper()} {word(5)}".encode() for _ in range(300)]
+    lines += [(word(7) + long_literal * (i % 3)).encode() for i in range(9)]
+    f = tmp_path / "t.txt"
+    f.write_bytes(b"\n".join(lines) + b"\n")
+    found = lambda *args, **kw: [(r.line_number, list(r.spans)) for r in vegafs.search_text(*args, f, **kw)]  # noqa: E731
+    assert found(long_literal, fixed_strings=True) == _literal_lines([long_literal], lines) != []
+    assert found(long_literal) == _literal_lines([long_literal], lines)  # a regex of plain text is a literal
+    assert found(words, fixed_strings=True, ignore_case=True) == _literal_lines(words, lines, ignore_case=True)
+    assert found(words, smart_case=True) == _literal_lines(words, lines, ignore_case=True)
+    assert found(words, fixed_strings=True) == _literal_lines(words, lines)
+    many = [f"w{i}x" for i in range(100_000)] + [long_literal]
+    assert vegafs.search_counts(many, f, fixed_strings=True).total == 6
+
+
+def test_literal_lists_match_python_re(tmp_path):
+    """Literal lists (overlapping, prefixes of one another, case variants, non-ASCII) against re with
+    re.escape alternation: the same lines and the same leftmost-first spans."""
+    rng = random.Random(14)
+    pieces = ["a", "ab", "abc", "b", "ba", "A", "AB", "k", "K", "\u212a", "é", "É", "ß", "中", "😀", " ", "\udce9"]
+    f = tmp_path / "t.txt"
+    for _ in range(300):
+        literals = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 3))) for _ in range(rng.randint(1, 6))]
+        lines = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(rng.randint(1, 10))]
+        data = [os.fsencode(line) for line in lines]
+        f.write_bytes(b"\n".join(data) + b"\n")
+        ignore_case = rng.random() < 0.5
+        got = [(r.line_number, list(r.spans)) for r in vegafs.search_text(literals, f, fixed_strings=True, ignore_case=ignore_case)]
+        assert got == _literal_lines(literals, data, ignore_case), (literals, lines, ignore_case)
+
+
+def test_an_oversized_regex_is_a_regex_error(tmp_path):
+    (tmp_path / "t.txt").write_text("abc\n")
+    with pytest.raises(vegafs.RegexError, match="too large for the linear-time regex engine") as caught:
+        vegafs.search_files(["ok", "x{100000}"], tmp_path)
+    assert (caught.value.pattern, caught.value.pos) == ("x{100000}", 0)
+    with pytest.raises(vegafs.RegexError, match="the 10 patterns together are too large"):
+        vegafs.search_counts([f"p{i}x{{2000}}" for i in range(10)], tmp_path)
+
+
+def test_limits_past_64_bits_and_unencodable_patterns(tmp_path):
+    f = tmp_path / "t.txt"
+    f.write_bytes(b"hit\nhit\n")
+    assert len(vegafs.search_text("hit", f, max_count=1 << 70)) == 2  # was OverflowError
+    assert vegafs.search_counts("hit", tmp_path, max_filesize=1 << 70).total == 2
+    with pytest.raises(ValueError, match="lone surrogate"):
+        vegafs.search_text("a\ud800", f)
+    assert len(vegafs.search_text("", f, fixed_strings=True)) == 2  # an empty literal matches every line
+
+
+def test_a_glob_too_complex_for_the_regex_engine(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"hit\n")
+    with pytest.raises(ValueError, match="too long or complex"):
+        vegafs.search_counts("hit", tmp_path, include="*a" * 2000)  # was NativeError
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text("*a" * 2000 + "\n*.txt\n")  # the first rule is skipped, as git would
+    assert dict(vegafs.search_counts("hit", tmp_path, gitignore=True)) == {}
+    assert vegafs.search_counts("hit", tmp_path, include=[f"*{i}*" for i in range(1000)] + ["*.txt"]).total == 1
+
+
+def test_ctrl_c_stops_a_search_inside_a_huge_line(tmp_path):
+    """One 100 MiB line matching everywhere: a cancel used to wait for the whole line (2 s, the join's cap)."""
+    big = tmp_path / "line.txt"
+    with open(big, "wb") as out:
+        for _ in range(100):
+            out.write(b"xyzw" * (1 << 18))
+        out.write(b"\n")
+    printed, delay = interrupt_loop(tmp_path, f"list(vegafs.search_files('x[yz]', [{str(big)!r}]))", settle=0.5)
+    assert printed == ["interrupted", "0"]
+    assert delay < 1.0

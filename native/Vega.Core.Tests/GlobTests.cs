@@ -103,6 +103,21 @@ public class GlobTests
     }
 
     [Fact]
+    public void GlobsTooComplexForTheRegexEngineAreErrorsOrMatchedOneByOne()
+    {
+        string huge = string.Concat(Enumerable.Repeat("*a", 2000));
+        Assert.Contains("too long or complex", Assert.Throws<GlobException>(() => GlobSet.Parse([huge])).Message);
+        // A gitignore rule like that is skipped, as git skips a rule it cannot parse.
+        var rules = IgnoreRules.Parse(huge + "\n*.o\n")!;
+        Assert.Equal(IgnoreVerdict.Ignore, rules.Match(""u8, "x.o"u8, false, new List<int>()));
+        // Globs that each fit the engine but not joined into one regex are matched one by one.
+        var many = GlobSet.Parse(Enumerable.Range(0, 1000).Select(i => $"*{i}*").ToList());
+        Assert.True(many.IsMatch("a999b"u8));
+        Assert.False(many.IsMatch("abc"u8));
+        Assert.Equal([9, 99, 999], many.Which("a999b"u8));
+    }
+
+    [Fact]
     public void WhichReportsEveryMatchingGlobOnce()
     {
         var set = GlobSet.Parse(["*.py", "src/**", "*.{py,txt}", "*.rs", "**/a.py", "s*/a.*"]);

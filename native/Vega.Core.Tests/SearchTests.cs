@@ -1053,12 +1053,14 @@ public sealed unsafe class SearchTests : IDisposable
     [Fact]
     public void ConstructsTheLinearEngineRefusesAreSearchPatternErrors()
     {
-        // A balancing group passes the dialect but not NonBacktracking: still an error naming the pattern.
+        // A balancing group, which NonBacktracking cannot run: an error naming the pattern and the group's start.
         var error = Assert.Throws<SearchPatternException>(() => SearchPattern.Compile(["ok", "(?<b>x)(?<a-b>y)"], 0));
         Assert.Equal(1, error.PatternIndex);
-        Assert.Equal(0, error.Position);
-        var later = Assert.Throws<SearchPatternException>(() => SearchPattern.Compile(["ok\n(?<b>x)(?<a-b>y)"], 0));
-        Assert.Equal(3, later.Position);
+        Assert.Equal(7, error.Position);
+        Assert.Contains("balancing groups are not supported", error.Message);
+        var later = Assert.Throws<SearchPatternException>(() => SearchPattern.Compile(["ok\n(?<b>x)(?'a-b'y)"], 0));
+        Assert.Equal(10, later.Position);
+        Assert.Equal(0, Assert.Throws<SearchPatternException>(() => SearchPattern.Compile(["(?P<a-b>y)"], 0)).Position);
     }
 
     [Fact]
@@ -1312,5 +1314,106 @@ public sealed unsafe class SearchTests : IDisposable
         Assert.Throws<OperationCanceledException>(() => job.TryTake(0, out _));
         job.ReadProgress(progress);
         Assert.True(progress[0] < 200, $"{progress[0]} files were searched");
+    }
+    // ================================================================ literal lists, size limits, cancel inside a file
+
+    [Fact]
+    public void LiteralsOfAnyLengthAndNumberSearchLikeTheReference()
+    {
+        var rng = new Random(7);
+        string RandomWord(int length) => new(Enumerable.Range(0, length).Select(_ => (char)('a' + rng.Next(26))).ToArray());
+        string longLiteral = RandomWord(10_000);
+        var words = Enumerable.Range(0, 3000).Select(_ => RandomWord(rng.Next(3, 12))).ToList();
+        var text = new StringBuilder();
+        for (int i = 0; i < 6; i++) text.Append(RandomWord(i)).Append(longLiteral[..^(i % 2)]).Append(i % 3 == 0 ? longLiteral : "").Append('\n');
+        byte[] longLines = B(text.ToString());
+        text.Clear();
+        for (int i = 0; i < 300; i++)
+            text.Append(RandomWord(rng.Next(0, 40))).Append(' ').Append(words[rng.Next(words.Count)].ToUpperInvariant()).Append('\n');
+        byte[] shortLines = B(text.ToString());
+        // These failed to compile: one NonBacktracking regex over 10,000 automaton nodes.
+        Assert.Equal(4, AssertLikeReference(longLines, [longLiteral], new SearchOptions(), SearchPatternFlags.FixedStrings).Lines!.Count);
+        Assert.Equal(300, AssertLikeReference(shortLines, words, new SearchOptions(), SearchPatternFlags.FixedStrings | SearchPatternFlags.IgnoreCase).Lines!.Count);
+        AssertLikeReference(shortLines, words, new SearchOptions { Before = 1 }, SearchPatternFlags.SmartCase); // plain-text regexes
+        AssertLikeReference(shortLines, words, new SearchOptions(), SearchPatternFlags.FixedStrings);
+        var many = Enumerable.Range(0, 100_000).Select(i => $"w{i}x").Append(longLiteral).ToList();
+        var counted = Parse(SearchRaw(SearchPattern.Compile(many, SearchPatternFlags.FixedStrings), new SearchOptions { CountOnly = true }, longLines));
+        Assert.Equal(4, FinalRow(counted.Files).Matched);
+    }
+
+    [Fact]
+    public void RandomLiteralListsMatchTheReference()
+    {
+        // Overlapping literals, prefixes of one another, empty ones, repeats and case variants, over text with
+        // case-folding corner cases (the Kelvin sign, sharp s, final sigma), a non-BMP character and raw bytes.
+        string[] pieces = ["a", "ab", "abc", "b", "ba", "", "A", "AB", "k", "K", "\u212A", "\u00DF", "\u1E9E", "\u03C3", "\u03C2", "\u03A3", "\u00E9", "\u00C9", "\U0001F600", "\uDCE9", " "];
+        for (int seed = 0; seed < 400; seed++)
+        {
+            var rng = new Random(seed);
+            string Piece() => pieces[rng.Next(pieces.Length)];
+            var literals = Enumerable.Range(0, rng.Next(1, 7)).Select(_ => string.Concat(Enumerable.Range(0, rng.Next(1, 4)).Select(_ => Piece()))).ToList();
+            if (seed % 4 != 0) literals.RemoveAll(l => l.Length == 0);
+            if (literals.Count == 0) literals.Add("ab");
+            var text = new List<byte>();
+            for (int line = rng.Next(0, 12); line > 0; line--)
+            {
+                for (int k = rng.Next(0, 12); k > 0; k--) text.AddRange(Piece() == "\uDCE9" ? [0xE9] : B(Piece()));
+                text.Add((byte)'\n');
+            }
+            var flags = (seed % 3) switch { 0 => SearchPatternFlags.None, 1 => SearchPatternFlags.IgnoreCase, _ => SearchPatternFlags.SmartCase };
+            // Regex mode reads the same literals when none holds a special character.
+            if (seed % 2 == 0) flags |= SearchPatternFlags.FixedStrings;
+            var options = new SearchOptions { After = rng.Next(2), MaxCount = rng.Next(3) };
+            AssertLikeReference(text.ToArray(), literals, options, flags, $"seed {seed}, {flags}:");
+        }
+    }
+
+    [Fact]
+    public void AnOversizedRegexIsAPatternErrorNamingIt()
+    {
+        var alone = Assert.Throws<SearchPatternException>(() => SearchPattern.Compile(["ok", "x{100000}"], 0));
+        Assert.Equal((1, 0), (alone.PatternIndex, alone.Position));
+        Assert.Contains("too large", alone.Message);
+        var together = Assert.Throws<SearchPatternException>(() =>
+            SearchPattern.Compile(Enumerable.Range(0, 10).Select(i => $"p{i}x{{2000}}").ToList(), SearchPatternFlags.IgnoreCase));
+        Assert.Equal((0, 0), (together.PatternIndex, together.Position));
+        Assert.Contains("10 patterns together are too large", together.Message);
+        // A long regex that is plain text is matched as a literal.
+        Assert.Single(Search("x" + new string('a', 3000) + "\nb\n", new string('a', 3000)).Lines!);
+    }
+
+    [Fact]
+    public void FoldingIgnoresCaseExactlyAsTheRegexEngineDoes()
+    {
+        var all = new string(Enumerable.Range(0, 0x10000).Select(c => (char)c).ToArray());
+        var folded = new char[all.Length];
+        SearchText.Fold(all, folded);
+        var classes = Enumerable.Range(0, 0x10000).Where(c => !char.IsSurrogate((char)c)).GroupBy(c => folded[c]);
+        foreach (var group in classes)
+        {
+            var regex = new Regex(Regex.Escape(((char)group.First()).ToString()), RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+            Assert.Equal(group.ToList(), regex.Matches(all).Select(m => m.Index).ToList());
+        }
+    }
+
+    [Theory]
+    [InlineData("x[yz]", 100, 500)] // one 100 MiB line matching everywhere: its spans take seconds, on a pool thread
+    [InlineData("z[q]", 100, 300)]  // the same line, the regex finds nothing in it (one long regex call)
+    [InlineData("x[yz]", 0, 30)]    // no newline at all: the line grows until its 128 MiB limit
+    public void CancelStopsASearchInsideAHugeLine(string pattern, int lineMiB, int waitMs)
+    {
+        string path = Path.Combine(_tree.Root, "huge.txt");
+        using (var file = File.Create(path))
+        {
+            var block = B(string.Concat(Enumerable.Repeat("xyzw", MiB / 4)));
+            for (int k = 0; k < (lineMiB == 0 ? 200 : lineMiB); k++) file.Write(block);
+            if (lineMiB > 0) file.Write(B("\nshort\n"));
+        }
+        var job = new SearchJob(FileSource.FromList([B(path)]), SearchPattern.Compile([pattern], 0), new SearchOptions(), 1);
+        Thread.Sleep(waitMs);
+        var clock = Stopwatch.StartNew();
+        job.Cancel();
+        job.Dispose(); // waits for the worker, at most 2 s: before polling inside a file, it always took those 2 s
+        Assert.True(clock.ElapsedMilliseconds < 1500, $"cancel and dispose took {clock.ElapsedMilliseconds} ms");
     }
 }

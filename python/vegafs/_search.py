@@ -149,16 +149,28 @@ def _query(pattern: Patterns, fixed_strings: bool, ignore_case: bool, smart_case
             raise ValueError(f"pattern {p!r} contains a NUL character: write it as \\x00")
     flags = ((_native.SEARCH_FIXED_STRINGS if fixed_strings else 0) | (_native.SEARCH_IGNORE_CASE if ignore_case else 0)
              | (_native.SEARCH_SMART_CASE if smart_case else 0))
-    searcher = _native.Searcher([os.fsencode(p) for p in given], flags, given)
+    searcher = _native.Searcher([_pattern_bytes(p) for p in given], flags, given)
     before = _count_arg("before", before if before is not None else context)
     after = _count_arg("after", after if after is not None else context)
     if max_count is not None and (not isinstance(max_count, int) or max_count < 1):
         raise ValueError(f"max_count must be a positive integer or None, not {max_count!r}")
     if max_filesize is not None and (not isinstance(max_filesize, int) or max_filesize < 0):
         raise ValueError(f"max_filesize must be a byte count >= 0 or None, not {max_filesize!r}")
+    # Limits past 2**63 - 1 (the native field) cannot be reached: the same as that.
     options = _native.SearchOptions(count_only, binary, 0 if count_only else before, 0 if count_only else after,
-                                    max_count or 0, max_filesize or 0)
+                                    min(max_count or 0, _MAX_INT64), min(max_filesize or 0, _MAX_INT64))
     return _Query(searcher, options)
+
+
+_MAX_INT64 = (1 << 63) - 1
+
+
+def _pattern_bytes(pattern: str | bytes) -> bytes:
+    try:
+        return os.fsencode(pattern)
+    except UnicodeEncodeError as e:
+        raise ValueError(f"pattern {pattern!r} has a lone surrogate {pattern[e.start]!r} at position {e.start}: only "
+                         "U+DC80..U+DCFF stand for raw bytes (os.fsdecode's escapes)") from None
 
 
 def _count_arg(name: str, value: int | None) -> int:

@@ -44,7 +44,8 @@ public sealed class GlobSet
     private readonly List<int> _allBasenameGlobs = new();
     private readonly List<int> _allPathGlobs = new();
     private readonly Lazy<Regex>[] _regexes;
-    // Joined regexes for "does any glob match": [target basename/path][directory or not].
+    // Joined regexes for "does any glob match": [target basename/path][directory or not]; null: none to join,
+    // or too many for one regex (each glob's own regex is tried then).
     private readonly Lazy<Regex?>[,] _joined = new Lazy<Regex?>[2, 2];
 
     public GlobSet(IReadOnlyList<Glob> globs, bool caseInsensitive = false)
@@ -61,7 +62,8 @@ public sealed class GlobSet
         for (int i = 0; i < _globs.Length; i++)
         {
             var glob = _globs[i];
-            _regexes[i] = new Lazy<Regex>(() => NewRegex(glob.ToRegex()));
+            _regexes[i] = new Lazy<Regex>(() => NewRegex(glob.ToRegex()) ??
+                throw new GlobException(glob.Pattern, 0, "too long or complex: more than the linear-time regex engine's size limit"));
             (glob.HasSlash ? _allPathGlobs : _allBasenameGlobs).Add(i);
             Classify(i);
         }
@@ -141,11 +143,13 @@ public sealed class GlobSet
         return isDirectory;
     }
 
-    private Regex NewRegex(string body)
+    /// <summary>The regex matching a whole text against <paramref name="body"/>, or null if it is too large for NonBacktracking.</summary>
+    private Regex? NewRegex(string body)
     {
         var options = RegexOptions.NonBacktracking | RegexOptions.Singleline | RegexOptions.CultureInvariant;
         if (_caseInsensitive) options |= RegexOptions.IgnoreCase;
-        return new Regex(@"\A(?:" + body + @")\z", options);
+        try { return new Regex(@"\A(?:" + body + @")\z", options); }
+        catch (NotSupportedException) { return null; } // its size limit: nothing else in a glob's regex is unsupported
     }
 
     private void Classify(int index)
@@ -379,7 +383,8 @@ public sealed class GlobSet
             if (ungated.Count == 0) continue;
             if (found is null)
             {
-                if (_joined[target, isDirectory ? 1 : 0].Value?.IsMatch(text.Get(dir, name)) == true) return true;
+                var joined = _joined[target, isDirectory ? 1 : 0].Value;
+                if (joined is not null ? joined.IsMatch(text.Get(dir, name)) : MatchEach(ungated, text.Get(dir, name), isDirectory, null)) return true;
                 continue;
             }
             any |= MatchEach(ungated, text.Get(dir, name), isDirectory, found);
@@ -387,13 +392,15 @@ public sealed class GlobSet
         return any;
     }
 
-    private bool MatchEach(List<int> globs, ReadOnlySpan<char> text, bool isDirectory, List<int> found)
+    /// <summary>Adds the globs matching <paramref name="text"/> to <paramref name="found"/>; without it, stops at the first.</summary>
+    private bool MatchEach(List<int> globs, ReadOnlySpan<char> text, bool isDirectory, List<int>? found)
     {
         bool any = false;
         foreach (int glob in CollectionsMarshal.AsSpan(globs))
         {
             if ((!_directoryOnly[glob] || isDirectory) && _regexes[glob].Value.IsMatch(text))
             {
+                if (found is null) return true;
                 found.Add(glob);
                 any = true;
             }

@@ -45,7 +45,19 @@ public sealed class IgnoreRules
                 // git ignores a rule it cannot parse; so do we.
             }
         }
-        return globs.Count == 0 ? null : new IgnoreRules(new GlobSet(globs), negated.ToArray());
+        while (globs.Count > 0)
+        {
+            try { return new IgnoreRules(new GlobSet(globs), negated.ToArray()); }
+            catch (GlobException e)
+            {
+                // A rule too complex to match (a regex over the size limit) is skipped like one git cannot parse.
+                int bad = globs.FindIndex(g => g.Pattern == e.Pattern);
+                if (bad < 0) throw;
+                globs.RemoveAt(bad);
+                negated.RemoveAt(bad);
+            }
+        }
+        return null;
     }
 
     public static IgnoreRules? Parse(string content) => Parse(Encoding.UTF8.GetBytes(content));

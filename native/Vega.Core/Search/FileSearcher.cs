@@ -1,5 +1,3 @@
-using System.Text.RegularExpressions;
-
 namespace Vega.Core.Search;
 
 /// <summary>How a search treats each file; see docs/search.md.</summary>
@@ -43,6 +41,8 @@ internal interface IChunkSource
 /// region (<see cref="Utf8Text"/>); lines are found only around matches (docs/search.md). The
 /// unfinished last line and the lines kept for before-context move to the front of the buffer for the
 /// next chunk; the buffer grows for a line longer than it, up to <see cref="MaxLineBytes"/>.
+/// Every step over a long span of data (reading, decoding, literal scans, matching) polls the cancel
+/// token at least every few milliseconds of work, so a huge line does not delay a cancel.
 /// </summary>
 internal sealed class FileSearcher
 {
@@ -52,10 +52,13 @@ internal sealed class FileSearcher
     public const int ErrnoLineTooLong = -2;
     public const int MaxLineBytes = 128 << 20;
     private const int ChunkBytes = 1 << 20;
+    /// <summary>Bytes read, decoded or scanned between two polls of the cancel token.</summary>
+    private const int PollBytes = 4 << 20;
     /// <summary>Line rows after which a file's rows so far are handed over mid-file (results stream).</summary>
     public const int LinesPerEmit = 8192;
 
-    private readonly Regex _regex;
+    private readonly TextMatcher _matcher;
+    private readonly CancellationToken _cancel;
     /// <summary>Bytes every match contains (<see cref="SearchPattern.RequiredLiteral"/>), or null.</summary>
     private readonly byte[]? _literal;
     private readonly bool _literalIsPattern;
@@ -65,6 +68,8 @@ internal sealed class FileSearcher
     private readonly TableRows? _lines, _spans;
     private byte[] _bytes = GC.AllocateUninitializedArray<byte>(ChunkBytes);
     private char[] _chars = GC.AllocateUninitializedArray<char>(ChunkBytes);
+    /// <summary>_chars case-folded, for a matcher that reads it; else null.</summary>
+    private char[]? _folded;
 
     // The file being searched.
     private long _fileId, _index, _matched, _fileOffset, _lineAtStart, _emittedEnd;
@@ -77,9 +82,13 @@ internal sealed class FileSearcher
     private long _countedLine;
 
     /// <param name="emit">Hands rows over mid-file (a file with many matching lines); false: the job was cancelled.</param>
-    public FileSearcher(SearchPattern pattern, SearchOptions options, Func<IReadOnlyList<ResultTable>, bool> emit)
+    /// <param name="cancel">The job's cancel: <see cref="Search"/> then throws OperationCanceledException.</param>
+    public FileSearcher(SearchPattern pattern, SearchOptions options, Func<IReadOnlyList<ResultTable>, bool> emit,
+                        CancellationToken cancel = default)
     {
-        _regex = pattern.Regex;
+        _matcher = pattern.Matcher;
+        _cancel = cancel;
+        if (_matcher.ReadsFolded) _folded = GC.AllocateUninitializedArray<char>(ChunkBytes);
         _literal = pattern.RequiredLiteral;
         _literalIsPattern = pattern.LiteralIsPattern;
         _options = options;
@@ -107,7 +116,8 @@ internal sealed class FileSearcher
 
     /// <summary>
     /// Searches one file and adds its rows; a file with no match and no error adds none. Returns the
-    /// number of matching lines, or -1 if the job was cancelled while handing rows over.
+    /// number of matching lines, or -1 if the job was cancelled while handing rows over; throws
+    /// OperationCanceledException if it was cancelled meanwhile.
     /// </summary>
     public long Search(IChunkSource source, long fileId, long index, byte[] path)
     {
@@ -123,12 +133,13 @@ internal sealed class FileSearcher
         bool atEnd = false;
         while (!atEnd && !_cancelled)
         {
+            _cancel.ThrowIfCancellationRequested();
             if (filled == _bytes.Length && !Grow())
             {
                 errno = ErrnoLineTooLong;
                 break;
             }
-            int n = source.Read(_bytes.AsSpan(filled));
+            int n = source.Read(_bytes.AsSpan(filled, Math.Min(_bytes.Length - filled, PollBytes)));
             if (n < 0)
             {
                 errno = -n;
@@ -139,15 +150,17 @@ internal sealed class FileSearcher
                 flags |= FlagBinary;
                 break;
             }
+            int unscanned = filled;
             filled += n;
             BytesRead += n;
             atEnd = n == 0 || source.AtEnd;
             int end = filled;
             if (!atEnd)
             {
-                int newline = _bytes.AsSpan(searchFrom, filled - searchFrom).LastIndexOf((byte)'\n');
+                // Only the new bytes: the ones before them (since searchFrom) hold no newline.
+                int newline = _bytes.AsSpan(unscanned, filled - unscanned).LastIndexOf((byte)'\n');
                 if (newline < 0) continue;
-                end = searchFrom + newline + 1;
+                end = unscanned + newline + 1;
             }
             if (!SearchRegion(searchFrom, end, atEnd)) break;
             int keep = _lines is null || _options.Before == 0 ? end : StartOfLastLines(end, _options.Before);
@@ -175,75 +188,132 @@ internal sealed class FileSearcher
         _countedByte = 0;
         _countedLine = _lineAtStart;
         _nextLine = (int)Math.Clamp(_emittedEnd - _fileOffset, 0, from);
-        bool more = _literal is not null ? FindByLiteral(from, end) : FindByRegex(from, end);
+        bool more = end - from > PollBytes && _cancel.CanBeCanceled
+            ? OnPoolThread(() => _literal is not null ? FindByLiteral(from, end) : FindByMatcher(from, end))
+            : _literal is not null ? FindByLiteral(from, end) : FindByMatcher(from, end);
         if (!more) return false;
         if (_lines is not null && _afterPending > 0 && !AddAfterContext(end)) return false;
         return !(MaxCountReached() && _afterPending == 0) || final;
     }
 
     /// <summary>
-    /// Decodes the region and lets the regex scan it as one text; a match's line is then found around it.
-    /// A match that crosses a newline is not a line match: that line is searched alone.
+    /// Decodes the region and lets the matcher scan it as one text; a match's line is then found around it.
+    /// A match that crosses a newline (a regex's) is not a line match: that line is searched alone.
     /// </summary>
-    private bool FindByRegex(int from, int end)
+    private bool FindByMatcher(int from, int end)
     {
-        int length = Utf8Text.Decode(_bytes.AsSpan(from, end - from), _chars, out bool oneToOne);
-        ReadOnlySpan<char> text = _chars.AsSpan(0, length);
+        var region = Decode(from, end, out bool oneToOne);
+        ReadOnlySpan<char> text = region.Chars;
         var offsets = new OffsetMap();
         offsets.Reset(oneToOne);
         int position = 0;
         while (position <= text.Length && !MaxCountReached())
         {
-            int matchAt = -1, matchEnd = 0;
-            foreach (var match in _regex.EnumerateMatches(text, position))
-            {
-                matchAt = match.Index;
-                matchEnd = match.Index + match.Length;
-                break;
-            }
+            if (!_matcher.TryMatch(region, position, out int matchAt, out int matchLength)) break;
             // An empty match after the region's final newline is not on a line.
-            if (matchAt < 0 || (matchAt == text.Length && (text.Length == 0 || text[^1] == '\n'))) break;
+            if (matchAt == text.Length && (text.Length == 0 || text[^1] == '\n')) break;
             int lineStart = text[..matchAt].LastIndexOf('\n') + 1;
             int newline = text[matchAt..].IndexOf('\n');
             int lineEnd = newline < 0 ? text.Length : matchAt + newline;
             position = lineEnd + 1;
-            if (matchEnd > lineEnd && !_regex.IsMatch(text[lineStart..lineEnd])) continue;
+            var line = region.Slice(lineStart, lineEnd);
+            if (matchAt + matchLength > lineEnd && !_matcher.IsMatch(line)) continue;
             _matched++;
             if (_lines is null) continue;
             int byteStart = from + offsets.ToByte(text, lineStart);
             int byteEnd = from + offsets.ToByte(text, lineEnd);
-            if (!AddMatchLine(byteStart, byteEnd, text[lineStart..lineEnd])) return false;
+            if (!AddMatchLine(byteStart, byteEnd, line)) return false;
         }
         return true;
     }
 
     /// <summary>
     /// Finds lines holding the literal every match contains (vectorized IndexOf over the bytes, no
-    /// decoding), and runs the regex only on those lines, unless the literal is the whole pattern.
+    /// decoding), and runs the matcher only on those lines, unless the literal is the whole pattern.
     /// </summary>
     private bool FindByLiteral(int from, int end)
     {
-        ReadOnlySpan<byte> literal = _literal;
         int position = from;
         while (position < end && !MaxCountReached())
         {
-            int found = _bytes.AsSpan(position, end - position).IndexOf(literal);
+            int found = IndexOfLiteral(_bytes.AsSpan(0, end), position);
             if (found < 0) break;
-            found += position;
             int lineStart = position + _bytes.AsSpan(position, found - position).LastIndexOf((byte)'\n') + 1;
             int newline = _bytes.AsSpan(found, end - found).IndexOf((byte)'\n');
             int lineEnd = newline < 0 ? end : found + newline;
             position = lineEnd + 1;
-            ReadOnlySpan<char> line = default;
+            SearchText line = default;
             if (!_literalIsPattern)
             {
-                line = _chars.AsSpan(0, Utf8Text.Decode(_bytes.AsSpan(lineStart, lineEnd - lineStart), _chars, out _));
-                if (!_regex.IsMatch(line)) continue;
+                line = Decode(lineStart, lineEnd, out _);
+                if (!_matcher.IsMatch(line)) continue;
             }
             _matched++;
             if (_lines is not null && !AddMatchLine(lineStart, lineEnd, line)) return false;
         }
         return true;
+    }
+
+    /// <summary>The first occurrence of the literal in <paramref name="bytes"/> at or after <paramref name="from"/>, scanned in slices.</summary>
+    private int IndexOfLiteral(ReadOnlySpan<byte> bytes, int from)
+    {
+        ReadOnlySpan<byte> literal = _literal;
+        for (; from < bytes.Length; from += PollBytes)
+        {
+            _cancel.ThrowIfCancellationRequested();
+            // Occurrences starting in [from, from + PollBytes) lie whole in this slice.
+            int end = (int)Math.Min(bytes.Length, (long)from + PollBytes + literal.Length - 1);
+            int found = bytes[from..end].IndexOf(literal);
+            if (found >= 0) return from + found;
+        }
+        return -1;
+    }
+
+    /// <summary>
+    /// Decodes _bytes[from..end) into _chars (and folds it into _folded when the matcher reads that), in
+    /// slices cut before a UTF-8 lead byte so they decode as the whole would. <paramref name="oneToOne"/>:
+    /// every byte became one char.
+    /// </summary>
+    private SearchText Decode(int from, int end, out bool oneToOne)
+    {
+        int written = 0;
+        for (int at = from; at < end;)
+        {
+            _cancel.ThrowIfCancellationRequested();
+            int cut = Math.Min(end, at + PollBytes);
+            if (cut < end) cut = UnitStart(cut, at);
+            int length = Utf8Text.Decode(_bytes.AsSpan(at, cut - at), _chars.AsSpan(written), out _);
+            if (_folded is not null) SearchText.Fold(_chars.AsSpan(written, length), _folded.AsSpan(written));
+            written += length;
+            at = cut;
+        }
+        oneToOne = written == end - from;
+        return new SearchText(_chars, _folded, 0, written, _cancel);
+    }
+
+    /// <summary>
+    /// A place at or up to 3 bytes before <paramref name="cut"/> (not before <paramref name="floor"/>) where
+    /// the decoding of _bytes starts a char: a byte that is not a UTF-8 continuation byte, or the cut itself
+    /// when none is that near (the continuation bytes there belong to no valid sequence).
+    /// </summary>
+    private int UnitStart(int cut, int floor)
+    {
+        for (int at = cut; at > floor && at >= cut - 3; at--)
+            if ((_bytes[at] & 0xC0) != 0x80) return at;
+        return cut;
+    }
+
+    /// <summary>
+    /// Runs the search of a huge region (a line of megabytes) on a pool thread while this one waits for it or
+    /// for a cancel: one regex call over such a line cannot poll. A cancelled search is abandoned; it stops
+    /// at its own next poll, and nothing reads this searcher again.
+    /// </summary>
+    private bool OnPoolThread(Func<bool> search)
+    {
+        var running = Task.Run(search);
+        try { running.Wait(_cancel); }
+        catch (AggregateException) { } // the search's own exception: rethrown as it is just below
+        return running.GetAwaiter().GetResult();
     }
 
     private bool MaxCountReached() => _options.MaxCount > 0 && _matched >= _options.MaxCount;
@@ -257,7 +327,7 @@ internal sealed class FileSearcher
 
     /// <summary>Adds a matching line (bytes [start, end); <paramref name="text"/> is it decoded, unless the
     /// pattern is a plain literal) after its pending and before-context lines.</summary>
-    private bool AddMatchLine(int start, int end, ReadOnlySpan<char> text)
+    private bool AddMatchLine(int start, int end, in SearchText text)
     {
         if (!AddAfterContext(start)) return false;
         int first = start;
@@ -288,7 +358,7 @@ internal sealed class FileSearcher
     }
 
     /// <summary>Adds the line _bytes[start..end) with its match spans, unless it was already added (as context).</summary>
-    private bool AddLine(int start, int end, bool isMatch, ReadOnlySpan<char> text)
+    private bool AddLine(int start, int end, bool isMatch, in SearchText text)
     {
         if (start < _nextLine) return true;
         int firstSpan = _spans!.Count;
@@ -307,8 +377,9 @@ internal sealed class FileSearcher
         return !_cancelled;
     }
 
-    /// <summary>The byte spans of every match in a line: by IndexOf for a plain literal, else by the regex over <paramref name="text"/>.</summary>
-    private void AddSpans(ReadOnlySpan<byte> line, ReadOnlySpan<char> text)
+    /// <summary>The byte spans of every match in a line: by IndexOf for a plain literal, else by the matcher over
+    /// <paramref name="text"/>. After an empty match the next one starts a char later (.NET's rule).</summary>
+    private void AddSpans(ReadOnlySpan<byte> line, in SearchText text)
     {
         if (_literalIsPattern)
         {
@@ -319,17 +390,21 @@ internal sealed class FileSearcher
                 at += found;
                 _spans!.Add([at, at + _literal!.Length]);
                 at += _literal.Length;
+                _cancel.ThrowIfCancellationRequested();
             }
         }
+        ReadOnlySpan<char> chars = text.Chars;
         var offsets = new OffsetMap();
-        offsets.Reset(text.Length == line.Length);
-        foreach (var match in _regex.EnumerateMatches(text))
+        offsets.Reset(chars.Length == line.Length);
+        for (int at = 0; at <= chars.Length && _matcher.TryMatch(text, at, out int index, out int length);)
         {
-            int spanStart = offsets.ToByte(text, match.Index);
-            int spanEnd = offsets.ToByte(text, match.Index + match.Length);
+            _cancel.ThrowIfCancellationRequested();
+            at = length == 0 ? index + 1 : index + length;
+            int spanStart = offsets.ToByte(chars, index);
+            int spanEnd = offsets.ToByte(chars, index + length);
             // The regex reads UTF-16: "." can match the second half of a surrogate pair alone, which is
             // no byte of its own (the first half's span already covers the character).
-            if (spanStart == spanEnd && match.Length > 0) continue;
+            if (spanStart == spanEnd && length > 0) continue;
             _spans!.Add([spanStart, spanEnd]);
         }
     }
@@ -350,6 +425,7 @@ internal sealed class FileSearcher
         _bytes.CopyTo(bytes, 0);
         _bytes = bytes;
         _chars = GC.AllocateUninitializedArray<char>(size);
+        if (_folded is not null) _folded = GC.AllocateUninitializedArray<char>(size);
         return true;
     }
 
@@ -357,5 +433,6 @@ internal sealed class FileSearcher
     {
         _bytes = GC.AllocateUninitializedArray<byte>(ChunkBytes);
         _chars = GC.AllocateUninitializedArray<char>(ChunkBytes);
+        if (_folded is not null) _folded = GC.AllocateUninitializedArray<char>(ChunkBytes);
     }
 }

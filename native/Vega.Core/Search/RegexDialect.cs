@@ -71,6 +71,7 @@ internal static class RegexDialect
             if (c == '(' && i + 1 < pattern.Length && pattern[i + 1] == '?')
             {
                 string rest = pattern.Substring(i + 2, Math.Min(4, pattern.Length - i - 2));
+                if (IsBalancingGroup(pattern, i)) throw Unsupported("balancing groups", i);
                 if (rest.StartsWith("P<")) { Emit("(?<", i); i += 4; continue; }
                 if (rest.StartsWith("P=")) throw Unsupported("backreferences ((?P=name))", i);
                 if (rest.StartsWith('=') || rest.StartsWith('!') || rest.StartsWith("<=") || rest.StartsWith("<!"))
@@ -94,6 +95,82 @@ internal static class RegexDialect
         }
         origins = from.ToArray();
         return output.ToString();
+    }
+
+    /// <summary>"(?&lt;a-b&gt;", "(?'a-b'" or "(?P&lt;a-b&gt;" (a .NET balancing group) at the "(" at <paramref name="open"/>.</summary>
+    private static bool IsBalancingGroup(string pattern, int open)
+    {
+        int name = open + 2 < pattern.Length && pattern[open + 2] == 'P' ? open + 3 : open + 2;
+        if (name + 1 >= pattern.Length || pattern[name] is not ('<' or '\'') || pattern[name + 1] is '=' or '!') return false;
+        int close = pattern.IndexOf(pattern[name] == '<' ? '>' : '\'', name + 1);
+        return close > 0 && pattern.AsSpan(name + 1, close - name - 1).Contains('-');
+    }
+
+    /// <summary>
+    /// False when every match of <paramref name="pattern"/> (.NET syntax) surely starts with a required
+    /// element: each top-level alternative begins with a character, a class, '.' or a character escape
+    /// that no ?, * or {0 makes optional. Conservative: a group, an anchor or inline options count as
+    /// possibly optional.
+    /// </summary>
+    public static bool MayStartOptional(string pattern)
+    {
+        if (pattern.Contains("(?") && HasInlineOptions(pattern)) return true;
+        bool atStart = true, inClass = false;
+        int depth = 0;
+        for (int i = 0; i < pattern.Length; i++)
+        {
+            char c = pattern[i];
+            if (atStart)
+            {
+                int end = RequiredAtomEnd(pattern, i);
+                if (end < 0 || IsOptionalQuantifier(pattern, end + 1)) return true;
+                atStart = false;
+                i = end;
+            }
+            else if (c == '\\') i++;
+            else if (inClass) inClass = c != ']';
+            else if (c == '[') inClass = true;
+            else if (c == '(') depth++;
+            else if (c == ')') depth--;
+            else if (c == '|' && depth == 0) atStart = true;
+        }
+        return atStart; // an empty last alternative
+    }
+
+    /// <summary>The index of the last char of the single-character atom at <paramref name="i"/>, or -1 if it
+    /// is something else (a group, an anchor, a quantifier, a class with a subtraction).</summary>
+    private static int RequiredAtomEnd(string pattern, int i)
+    {
+        switch (pattern[i])
+        {
+            case '\\' when i + 1 < pattern.Length:
+                char next = pattern[i + 1];
+                return next is 'b' or 'B' or 'A' or 'Z' or 'z' or 'G' or 'k' or (>= '1' and <= '9') ? -1 : EscapeEnd(pattern, i);
+            case '[':
+                for (int j = i + 1; j < pattern.Length; j++)
+                {
+                    if (pattern[j] == '\\') j++;
+                    else if (pattern[j] == '[') return -1; // a subtraction such as [a-z-[aeiou]]
+                    else if (pattern[j] == ']' && j > i + 1 && !(j == i + 2 && pattern[i + 1] == '^')) return j;
+                }
+                return -1;
+            case '(' or ')' or '|' or '^' or '$' or '*' or '+' or '?' or '{' or '\\':
+                return -1;
+            default:
+                return i;
+        }
+    }
+
+    /// <summary>True if a quantifier at <paramref name="at"/> allows zero repetitions: ?, * or {0...}.</summary>
+    private static bool IsOptionalQuantifier(string pattern, int at)
+    {
+        if (at >= pattern.Length) return false;
+        if (pattern[at] is '?' or '*') return true;
+        if (pattern[at] != '{') return false;
+        int digits = at + 1;
+        while (digits < pattern.Length && char.IsAsciiDigit(pattern[digits])) digits++;
+        return digits > at + 1 ? pattern.AsSpan(at + 1, digits - at - 1).IndexOfAnyExcept('0') < 0
+                               : digits < pattern.Length && pattern[digits] == ','; // "{,n}"
     }
 
     /// <summary>

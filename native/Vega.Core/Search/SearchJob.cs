@@ -41,7 +41,7 @@ public sealed class SearchJob : FileJob
 
     protected override void Run(int worker)
     {
-        var searcher = new FileSearcher(_pattern, _options, Emit);
+        var searcher = new FileSearcher(_pattern, _options, Emit, Cancellation);
         using var reader = new FileReader();
         var items = new List<FileItem>(16);
         long lastEmit = Environment.TickCount64, lastBytes = 0;
