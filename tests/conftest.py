@@ -80,8 +80,8 @@ def make_tree(root: Path, dirs: int, files_per_dir: int, fanout: int = 4) -> Pat
     return root
 
 
-def interrupt_loop(tmp_path: Path, statement: str, settle: float = 0.0) -> tuple[list[str], float]:
-    """Runs ``statement`` in a loop in a fresh interpreter, sends SIGINT half a second in, and returns what
+def interrupt_loop(tmp_path: Path, statement: str, settle: float = 0.0, setup: str = "") -> tuple[list[str], float]:
+    """Runs ``setup``, then ``statement`` in a loop in a fresh interpreter, sends SIGINT half a second in, and returns what
     the child printed on KeyboardInterrupt ("interrupted", then how many native worker threads were alive
     ``settle`` seconds later) and the seconds from the signal to the KeyboardInterrupt."""
     script = tmp_path / "interrupt_me.py"
@@ -89,6 +89,7 @@ def interrupt_loop(tmp_path: Path, statement: str, settle: float = 0.0) -> tuple
 import glob, time, vegafs
 def walk_threads():
     return sum(open(p).read().strip() in ('vega-walk', 'vega-files') for p in glob.glob('/proc/self/task/*/comm'))
+{setup}
 print('ready', flush=True)
 try:
     while True:

@@ -335,7 +335,8 @@ public static unsafe partial class Exports
     }
 
     [UnmanagedCallersOnly(EntryPoint = "vega_search_buffer")]
-    public static int SearchBuffer(long searcher, byte* data, nuint size, byte* path, nuint pathLength, SearchOptionsAbi* options, Report** report)
+    public static int SearchBuffer(long searcher, byte* data, nuint size, byte* path, nuint pathLength, SearchOptionsAbi* options,
+                                   long cancel, Report** report)
     {
         try
         {
@@ -345,7 +346,7 @@ public static unsafe partial class Exports
             if (!Handles.TryGet(searcher, out SearchPattern pattern)) return Status.Invalid("not a live searcher");
             var searchOptions = options->ToOptions();
             byte[] name = new ReadOnlySpan<byte>(path, (int)pathLength).ToArray();
-            *report = Report.From(SearchJob.SearchBuffer(pattern, searchOptions, data, (long)size, name));
+            *report = Report.From(SearchJob.SearchBuffer(pattern, searchOptions, data, (long)size, name, CancelToken(cancel)));
             return Status.Ok;
         }
         catch (Exception e) { return Status.From(e); }

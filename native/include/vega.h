@@ -232,6 +232,15 @@ int32_t vega_job_cancel(int64_t job);
 /* Cancels if running, waits briefly for the workers, and releases the job id. */
 int32_t vega_job_free(int64_t job);
 
+/*
+ * Cancel tokens (ABI 9). A long call that is not a job takes one as its `cancel` argument (0: none);
+ * vega_cancel_set, from any thread, makes it stop within ~50 ms of work with VEGA_ERR_CANCELLED and
+ * leave what it was changing as it was. A token may be freed once no call uses it.
+ */
+int32_t vega_cancel_new(int64_t* token);
+int32_t vega_cancel_set(int64_t token);
+int32_t vega_cancel_free(int64_t token);
+
 /* Hash algorithms. The OpenSSL ones need the system's libcrypto (OpenSSL 3 or 1.1) at run time. */
 #define VEGA_HASH_SHA256 0
 #define VEGA_HASH_SHA1 1
@@ -336,9 +345,11 @@ typedef struct vega_search_options {
 int32_t vega_search_start(int64_t source, int64_t searcher, const vega_search_options* options,
                           int32_t threads, int64_t* job);
 
-/* Searches one caller buffer as a file named path (file id 0, index 0): every row in one report. */
+/* Searches one caller buffer as a file named path (file id 0, index 0): every row in one report.
+   cancel: a cancel token (vega_cancel_new) or 0. */
 int32_t vega_search_buffer(int64_t searcher, const uint8_t* data, size_t size, const uint8_t* path,
-                           size_t path_length, const vega_search_options* options, vega_report** report);
+                           size_t path_length, const vega_search_options* options, int64_t cancel,
+                           vega_report** report);
 
 /*
  * Vector stores (docs/vectors.md). A store is a directory of immutable segment files and a MANIFEST;
@@ -375,14 +386,6 @@ typedef struct vega_index_options {
 } vega_index_options;
 #define VEGA_TABLE_STORE_ROWS 30 /* row; texts: id, metadata JSON, document (empty for row -1) */
 
-/*
- * Cancel tokens (ABI 9). A long call that is not a job takes one as its `cancel` argument (0: none);
- * vega_cancel_set, from any thread, makes it stop within ~50 ms of work with VEGA_ERR_CANCELLED and
- * leave what it was changing as it was. A token may be freed once no call uses it.
- */
-int32_t vega_cancel_new(int64_t* token);
-int32_t vega_cancel_set(int64_t token);
-int32_t vega_cancel_free(int64_t token);
 
 /* path: UTF-8 directory. dim 0 / metric -1: take them from the existing store. index NULL keeps the
    store's index (none for a new store); another kind or m/ef_construction starts a new, empty graph.

@@ -21,6 +21,7 @@ ABI_VERSION = 9
 _LIBRARY_FILE = "libvega.so"
 _HEADER_FILE = "vega.h"
 _POLL_MS = 50
+_BACKGROUND_BYTES = 4 << 20  # a buffer from which a native call runs on a helper thread, for Ctrl-C
 T = TypeVar("T")
 
 _lock = threading.Lock()
@@ -552,12 +553,13 @@ class Searcher:
         self._finalizer = weakref.finalize(self, _release, "vega_searcher_free", out[0])
 
     def search_buffer(self, data: Any, path: bytes, options: SearchOptions) -> list[RawTable]:
-        """Searches one buffer as a file named ``path`` (the GIL is released meanwhile)."""
+        """Searches one buffer as a file named ``path`` (the GIL is released meanwhile; Ctrl-C stops a large one)."""
         ffi, lib = native()
         report = ffi.new("vega_report**")
         view = memoryview(data).cast("B")
-        check(lib.vega_search_buffer(self.id, ffi.from_buffer(view), len(view), path, len(path),
-                                     options.to_native(), report))
+        interruptible(lambda token: check(lib.vega_search_buffer(self.id, ffi.from_buffer(view), len(view), path, len(path),
+                                                                 options.to_native(), token, report)),
+                      background=len(view) >= _BACKGROUND_BYTES)
         return _take_report(ffi, lib, report[0])
 
 

@@ -27,11 +27,12 @@ public sealed class SearchJob : FileJob
     /// Searches one buffer (data that is not a local file) as a file with index 0 and the given path, and
     /// returns every row in one set.
     /// </summary>
-    public static unsafe IReadOnlyList<ResultTable> SearchBuffer(SearchPattern pattern, SearchOptions options, byte* data, long length, byte[] path)
+    public static unsafe IReadOnlyList<ResultTable> SearchBuffer(SearchPattern pattern, SearchOptions options, byte* data, long length, byte[] path,
+                                                                 CancellationToken cancel = default)
     {
         options.Validate();
         var collected = new List<IReadOnlyList<ResultTable>>();
-        var searcher = new FileSearcher(pattern, options, tables => { collected.Add(tables); return true; });
+        var searcher = new FileSearcher(pattern, options, tables => { collected.Add(tables); return true; }, cancel);
         if (options.MaxFileSize > 0 && length > options.MaxFileSize)
             searcher.AddUnsearched(0, 0, path, 0, FileSearcher.FlagTooLarge);
         else searcher.Search(new MemoryChunks(data, length), 0, 0, path);
