@@ -30,6 +30,7 @@ public readonly record struct HnswSettings(int M, int EfConstruction, int Ef)
 public sealed unsafe class HnswGraph
 {
     private const int FileVersion = 1;
+    private const int MaxLevel = 32;
     private const int HeaderSize = 128;
     private static ReadOnlySpan<byte> Magic => "VEGAHNSW"u8;
 
@@ -184,7 +185,7 @@ public sealed unsafe class HnswGraph
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         z ^= z >> 31;
         double uniform = ((z >> 11) + 1) * (1.0 / (1UL << 53)); // in (0, 1]
-        return (int)Math.Min(-Math.Log(uniform) * _levelScale, 32);
+        return (int)Math.Min(-Math.Log(uniform) * _levelScale, MaxLevel);
     }
 
     private Span<int> List(int node, int level) => level == 0
@@ -548,13 +549,11 @@ public sealed unsafe class HnswGraph
     /// </summary>
     public static HnswGraph Load(DirectoryHandle directory, string name, int dim, VectorMetric metric, int ef, ReadOnlySpan<nint> vectors)
     {
-        // A real graph holds a level byte and a level-0 list per node, plus upper lists for about one node in
-        // M-1; a file much larger than that for the manifest's row count is not one (and is not read).
-        long expected = HeaderSize + (long)vectors.Length * (1 + (2 * HnswSettings.MaxM + 1) * sizeof(int)) * 4;
-        byte[] data = directory.ReadAll(name, Math.Min(expected, Array.MaxLength));
-        if (data.Length < HeaderSize || !data.AsSpan(0, 8).SequenceEqual(Magic))
+        using var file = directory.OpenRead(name);
+        long length = RandomAccess.GetLength(file);
+        Span<byte> header = stackalloc byte[HeaderSize];
+        if (length < HeaderSize || RandomAccess.Read(file, header, 0) != HeaderSize || !header[..8].SequenceEqual(Magic))
             throw new InvalidDataException($"{name}: truncated or not a vegafs HNSW index");
-        var header = data.AsSpan(0, HeaderSize);
         if (BinaryPrimitives.ReadUInt64LittleEndian(header[56..]) != XxHash3.Hash64(header[..56]))
             throw new InvalidDataException($"{name}: corrupted header (checksum mismatch)");
         int version = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
@@ -562,16 +561,29 @@ public sealed unsafe class HnswGraph
             throw new InvalidDataException($"{name}: index format version {version}, but this vegafs reads version {FileVersion}; upgrade vegafs");
         if (BinaryPrimitives.ReadInt32LittleEndian(header[12..]) != dim || BinaryPrimitives.ReadInt32LittleEndian(header[16..]) != (int)metric)
             throw new InvalidDataException($"{name}: built for another dim or metric than the store's");
-        long end = BinaryPrimitives.ReadInt64LittleEndian(header[40..]);
-        if (end != data.Length) throw new InvalidDataException($"{name}: truncated or extended ({data.Length} bytes, the header says {end})");
-        if (XxHash3.Hash64(data.AsSpan(HeaderSize)) != BinaryPrimitives.ReadUInt64LittleEndian(header[48..]))
-            throw new InvalidDataException($"{name}: corrupted data (checksum mismatch)");
         var settings = new HnswSettings(BinaryPrimitives.ReadInt32LittleEndian(header[20..]), BinaryPrimitives.ReadInt32LittleEndian(header[24..]), ef);
         try { settings.Check(); }
         catch (ArgumentException e) { throw new InvalidDataException($"{name}: impossible settings ({e.Message})"); }
         int count = BinaryPrimitives.ReadInt32LittleEndian(header[28..]);
         if (count != vectors.Length) throw new InvalidDataException($"{name}: indexes {count} rows, but the manifest says {vectors.Length}");
+        long end = BinaryPrimitives.ReadInt64LittleEndian(header[40..]);
+        if (end != length) throw new InvalidDataException($"{name}: truncated or extended ({length} bytes, the header says {end})");
         var graph = new HnswGraph(dim, metric, settings);
+        // Each node has a level byte, a level-0 list and at most MaxLevel upper lists: a longer file is not
+        // a graph of this many rows, and is refused before it is read.
+        long largest = HeaderSize + (long)count * (1 + graph.Stride0 * sizeof(int) + (long)MaxLevel * graph.StrideUpper * sizeof(int));
+        if (length > largest) throw new InvalidDataException($"{name}: {length} bytes, more than a graph of {count} rows can have");
+        if (length > Array.MaxLength) throw new InvalidDataException($"{name}: {length} bytes, too large to load");
+        byte[] data = new byte[length];
+        for (int done = 0; done < data.Length;)
+        {
+            int n = RandomAccess.Read(file, data.AsSpan(done), done);
+            if (n <= 0) throw new InvalidDataException($"{name}: shrank while being read");
+            done += n;
+        }
+        if (!data.AsSpan(0, HeaderSize).SequenceEqual(header)) throw new InvalidDataException($"{name}: changed while being read");
+        if (XxHash3.Hash64(data.AsSpan(HeaderSize)) != BinaryPrimitives.ReadUInt64LittleEndian(header[48..]))
+            throw new InvalidDataException($"{name}: corrupted data (checksum mismatch)");
         long at = HeaderSize;
         long links = (long)count * graph.Stride0 * sizeof(int);
         if (count < 0 || at + count + links > data.Length) throw new InvalidDataException($"{name}: truncated lists");
@@ -585,6 +597,7 @@ public sealed unsafe class HnswGraph
             graph._vectors[node] = vectors[node];
             int level = graph._levels[node];
             if (level == 0) continue;
+            if (level > MaxLevel) throw new InvalidDataException($"{name}: node {node} has level {level}, above {MaxLevel}");
             long size = (long)level * graph.StrideUpper * sizeof(int);
             if (at + size > data.Length) throw new InvalidDataException($"{name}: truncated upper lists");
             graph._upper[node] = MemoryMarshal.Cast<byte, int>(data.AsSpan((int)at, (int)size)).ToArray();
