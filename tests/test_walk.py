@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vegafs
-from conftest import make_tree, native_rss_growth, normalized, sorted_os_walk
+from conftest import deep_chain, make_tree, native_rss_growth, normalized, sorted_os_walk
 
 
 @pytest.mark.parametrize("typed", [str, bytes, Path], ids=["str", "bytes", "pathlike"])
@@ -224,33 +224,11 @@ def test_255_byte_names(tmp_path):
     assert normalized(vegafs.walk(tmp_path)) == normalized(os.walk(tmp_path))
 
 
-@pytest.fixture
-def deep_tmp(tmp_path):
-    """tmp_path for trees deeper than Python's recursion limit, which pytest's rmtree cannot remove."""
-    yield tmp_path
-    subprocess.run(["rm", "-rf", str(tmp_path)], check=True)
-
-
-def _deep_chain(top: Path, depth: int, segment: str) -> bytes:
-    """A chain of nested directories made with dir_fd, so the total path may exceed PATH_MAX."""
-    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        for _ in range(depth):
-            os.mkdir(segment, dir_fd=fd)
-            nxt = os.open(segment, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
-            os.close(fd)
-            fd = nxt
-        os.close(os.open("leaf.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
-    finally:
-        os.close(fd)
-    return os.fsencode(top) + (b"/" + segment.encode()) * depth
-
-
 def test_tree_1200_levels_deep(deep_tmp):
     tmp_path = deep_tmp
     # os.walk itself is recursive on Python 3.11 and raises RecursionError here, so the expected
     # triples are spelled out instead.
-    deepest = _deep_chain(tmp_path, 1200, "d")
+    deepest = deep_chain(tmp_path, 1200, "d", leaf_files={"leaf.txt": b""})
     assert len(deepest) < 4096
     chain = [str(tmp_path) + "/d" * i for i in range(1201)]
     expected = [(d, ["d"], []) for d in chain[:-1]] + [(chain[-1], [], ["leaf.txt"])]
@@ -261,7 +239,7 @@ def test_tree_1200_levels_deep(deep_tmp):
 
 def test_paths_longer_than_path_max_are_read(deep_tmp):
     tmp_path = deep_tmp
-    deepest = _deep_chain(tmp_path, 300, "segment_name_x")
+    deepest = deep_chain(tmp_path, 300, "segment_name_x", leaf_files={"leaf.txt": b""})
     assert len(deepest) > 4096
     errors: list[OSError] = []
     triples = list(vegafs.walk(tmp_path, onerror=errors.append))

@@ -319,7 +319,8 @@ public sealed unsafe class TreeWalk : IJob
                 if (PosixDirectory.StatFd(fd, &self) == 0) { node.Dev = self.Dev; node.Ino = (long)self.Ino; }
             }
             s.SetPrefix(node.PathZ);
-            s.Ignores = node.Ignores?.Enter(fd, s.Prefix[_rootPrefixLength..]);
+            s.Ignores = node.Ignores?.Enter(fd, s.Prefix[_rootPrefixLength..], node.Depth);
+            s.Depth = node.Depth;
             readErrno = ReadEntries(fd, node, s, ref totals);
         }
         finally
@@ -494,7 +495,7 @@ public sealed unsafe class TreeWalk : IJob
         if (_options.Gitignore)
         {
             if (isDir && name.SequenceEqual(".git"u8)) return Selection.Skip;
-            if (s.Ignores!.IsIgnored(directory, name, matchAsDirectory, s.MatchScratch)) return Selection.Skip;
+            if (s.Ignores!.IsIgnored(directory, name, matchAsDirectory, s.Depth, s.MatchScratch)) return Selection.Skip;
         }
         if (_options.Include is { } include && !include.IsMatch(directory, name, matchAsDirectory))
         {
@@ -665,6 +666,7 @@ public sealed unsafe class TreeWalk : IJob
         public readonly List<(byte[] Path, int Errno, int ChildIndex)> Loops = new();
         public readonly List<int> MatchScratch = new();
         public IgnoreFiles? Ignores;
+        public int Depth; // of the directory being read
         public AnalysisShard? Shard;
         public readonly byte* ReadBuffer = (byte*)NativeMemory.Alloc(ReadBufferSize);
         public int DirCount;
