@@ -71,6 +71,17 @@ def test_iter_batches_streams_everything_in_bounded_pieces(tmp_path):
     assert len(seen) == len(set(seen))
 
 
+def test_columns_and_batches_reject_arguments_of_the_wrong_type(tree):
+    result = vegafs.scan_tree(tree, stat=True)
+    with pytest.raises(TypeError):
+        result.column(5)
+    with pytest.raises(ValueError, match="unknown column 'bogus'"):
+        result.column("bogus")
+    for size in (1.5, "x", None):
+        with pytest.raises(TypeError, match="size"):
+            next(vegafs.scan_tree(tree).iter_batches(size))
+
+
 def test_iter_batches_after_loading_and_single_use(tree):
     listing = vegafs.scan_tree(tree)
     total = len(listing)

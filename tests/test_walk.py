@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import inspect
 import json
 import os
 import socket
@@ -91,7 +92,7 @@ def test_max_depth_limits_listing_depth(tree):
     assert depth2 == {str(tree), str(tree / "a"), str(tree / "empty")}
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, "2"])
+@pytest.mark.parametrize("bad", [0, -1, 2**31, 2**70])
 def test_invalid_max_depth_is_a_value_error(tree, bad):
     with pytest.raises(ValueError, match="max_depth"):
         list(vegafs.walk(tree, max_depth=bad))
@@ -101,6 +102,21 @@ def test_invalid_max_depth_is_a_value_error(tree, bad):
 def test_invalid_threads_is_a_value_error(tree, bad):
     with pytest.raises(ValueError, match="threads"):
         list(vegafs.walk(tree, threads=bad))
+
+
+@pytest.mark.parametrize("name", ["walk", "scan_tree", "count"])
+@pytest.mark.parametrize("arguments", [{"threads": "2"}, {"threads": 2.0}, {"threads": object()},
+                                       {"max_depth": "2"}, {"max_depth": 1.5}, {"top": 5}, {"top": None},
+                                       {"include": 5}, {"exclude": [b"*.py", 3]}, {"onerror": 5}],
+                         ids=lambda arguments: ",".join(f"{k}={type(v).__name__}" for k, v in arguments.items()))
+def test_arguments_of_the_wrong_type_are_type_errors(tree, name, arguments):
+    function = getattr(vegafs, name)
+    if not set(arguments) <= set(inspect.signature(function).parameters):
+        pytest.skip(f"{name} has no such argument")
+    arguments = {"top": tree, **arguments}
+    with pytest.raises(TypeError):
+        result = function(arguments.pop("top"), **arguments)
+        list(result) if name == "walk" else getattr(result, "paths", None)
 
 
 def test_embedded_nul_is_a_value_error():
