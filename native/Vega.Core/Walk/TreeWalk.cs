@@ -226,10 +226,13 @@ public sealed unsafe class TreeWalk : IJob
         bool left = true;
         foreach (var thread in _threads) left &= thread.Join(TimeSpan.FromSeconds(2));
         if (!left) return; // a worker is stuck in a system call: leave it all to the GC
-        foreach (var batch in _ready) batch.Discard();
-        _ready.Clear();
-        _current?.Discard();
-        _current = null;
+        lock (_output) // a consumer on another thread may still be taking a batch
+        {
+            foreach (var batch in _ready) batch.Discard();
+            _ready.Clear();
+            _current?.Discard();
+            _current = null;
+        }
         JobMonitors.Return(_workLock);
         JobMonitors.Return(_output);
     }
