@@ -10,6 +10,7 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
@@ -116,6 +117,81 @@ def run_python(code: str, *, timeout: float = 60, env: dict | None = None, **kwa
     """Runs code in a fresh interpreter of this environment."""
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
                           timeout=timeout, env=env, **kwargs)
+
+
+@pytest.fixture
+def deep_tmp(tmp_path):
+    """tmp_path for trees deeper than Python's recursion limit, which pytest's rmtree cannot remove."""
+    yield tmp_path
+    subprocess.run(["rm", "-rf", str(tmp_path)], check=True)
+
+
+def deep_chain(top: Path, depth: int, segment: str = "d", level_files: dict[str, bytes] | None = None,
+               leaf_files: dict[str, bytes] | None = None) -> bytes:
+    """A chain of ``depth`` nested directories below ``top``, made with dir_fd so that the total path may
+    exceed PATH_MAX, with ``level_files`` in ``top`` and in each directory of the chain, and ``leaf_files``
+    in the deepest one. Returns the deepest directory's path."""
+    def write(fd: int, files: dict[str, bytes]) -> None:
+        for name, content in files.items():
+            with open(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=fd), "wb") as handle:
+                handle.write(content)
+
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            write(fd, level_files or {})
+            os.mkdir(segment, dir_fd=fd)
+            nxt = os.open(segment, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        write(fd, {**(level_files or {}), **(leaf_files or {})})
+    finally:
+        os.close(fd)
+    return os.fsencode(top) + (b"/" + segment.encode()) * depth
+
+
+def deep_chain_cost_ratio(tmp_path: Path, depth: int, run: Callable[[Path], object], **chain: Any) -> float:
+    """How much longer ``run(top)`` takes on a :func:`deep_chain` twice as deep (best of three runs each):
+    about 2 when its cost is linear in the depth, 4 when quadratic."""
+    best = []
+    for levels in (depth, 2 * depth):
+        top = tmp_path / f"chain{levels}"
+        top.mkdir()
+        deep_chain(top, levels, **chain)
+        run(top)  # warm the caches
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            run(top)
+            times.append(time.perf_counter() - start)
+        best.append(min(times))
+    return best[1] / best[0]
+
+
+def native_rss_growth(tmp_path: Path, call: str, calls: int) -> float:
+    """MiB of resident memory a fresh interpreter gains over ``calls`` runs of ``call`` (an expression over
+    ``root``, a tree of 25 entries), after a warm-up of a tenth as many: what the library keeps per call."""
+    for d in range(4):
+        (tmp_path / f"d{d}").mkdir()
+        for f in range(5):
+            (tmp_path / f"d{d}" / f"f{f}").write_text("x")
+    for f in range(5):
+        (tmp_path / f"f{f}").write_text("x")
+    result = run_python(f"""
+        import os, vegafs
+        root = {str(tmp_path)!r}
+        def rss():
+            with open("/proc/self/statm") as statm:
+                return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        for _ in range({calls // 10}):
+            {call}
+        before = rss()
+        for _ in range({calls}):
+            {call}
+        print(rss() - before)
+    """, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return float(result.stdout)
 
 
 @pytest.fixture(scope="session")

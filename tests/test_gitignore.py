@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import vegafs
+from conftest import deep_chain_cost_ratio
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is installed by ./scripts/test")
 
@@ -101,6 +102,33 @@ def test_random_repositories_agree_with_git(tmp_path, seed):
             rules = rng.sample(RULE_PARTS, rng.randint(1, 6))
             write(repo, directory + ".gitignore", "\n".join(rules) + "\n")
     assert vegafs_files(repo) == git_files(repo, tmp_path)
+
+
+@pytest.mark.parametrize("seed", range(int(os.environ.get("VEGAFS_GIT_SEEDS", "25"))))
+def test_nested_ignore_files_agree_with_git(tmp_path, seed):
+    # Ignore files in many directories of a deeper tree, often with the same rules: the walk leaves out
+    # of a directory's chain the files that can no longer decide anything there, which must not change a verdict.
+    rng = random.Random(1000 + seed)
+    repo = tmp_path / "repo"
+    init_repo(repo, tmp_path)
+    contents = ["\n".join(rng.sample(RULE_PARTS, rng.randint(1, 4))) + "\n" for _ in range(3)]
+    for _ in range(40):
+        directory = "/".join(rng.choice(TREE_PARTS) for _ in range(rng.randint(0, 6)))
+        write(repo, (directory + "/" if directory else "") + rng.choice(FILE_PARTS))
+    directories = sorted({str(p.relative_to(repo)) for p in repo.rglob("*") if p.is_dir() and ".git" not in p.parts})
+    for directory in [".", *directories]:
+        if rng.random() < 0.5:
+            write(repo, directory + "/.gitignore", rng.choice(contents))
+    assert vegafs_files(repo) == git_files(repo, tmp_path)
+
+
+def test_ignore_files_on_a_deep_chain_take_linear_time(deep_tmp):
+    # An ignore file at every level: each entry used to be matched against all the files above it, each by
+    # its whole path (cubic: ratio 7 here). Now a file whose rules cannot decide anything below a deeper
+    # one with the same name rules leaves the chain, and path rules are tried only at the depths they match.
+    init_repo(deep_tmp, deep_tmp)
+    rules = {".gitignore": b"*.log\n/build\n", "f": b"x"}
+    assert deep_chain_cost_ratio(deep_tmp, 1000, lambda top: vegafs.count(top, gitignore=True), level_files=rules) < 3
 
 
 def test_single_gitignore_agrees_with_pathspec(tmp_path):

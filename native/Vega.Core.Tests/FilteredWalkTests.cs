@@ -95,4 +95,25 @@ public class IgnoreRulesTests
         var verdict = rules?.Match([], System.Text.Encoding.UTF8.GetBytes(name), isDirectory, new List<int>()) ?? IgnoreVerdict.None;
         Assert.Equal(expected, verdict);
     }
+
+    [Theory]
+    [InlineData("/build\n", "", "build", IgnoreVerdict.Ignore)]
+    [InlineData("/build\n", "a/", "build", IgnoreVerdict.None)]
+    [InlineData("a/*.o\n", "a/", "x.o", IgnoreVerdict.Ignore)]
+    [InlineData("a/*.o\n", "b/a/", "x.o", IgnoreVerdict.None)]
+    [InlineData("a/*.o\n", "", "x.o", IgnoreVerdict.None)]
+    [InlineData("a/**/z\n", "a/", "z", IgnoreVerdict.Ignore)]
+    [InlineData("a/**/z\n", "a/b/c/d/", "z", IgnoreVerdict.Ignore)]
+    [InlineData("a/**/z\n", "x/a/b/", "z", IgnoreVerdict.None)]
+    [InlineData("**/cache\n", "x/y/z/", "cache", IgnoreVerdict.Ignore)]
+    [InlineData("*.log\n!a/x.log\n", "a/", "x.log", IgnoreVerdict.Keep)] // the last matching rule wins, name or path rule
+    [InlineData("*.log\n!a/x.log\n", "b/", "x.log", IgnoreVerdict.Ignore)]
+    [InlineData("!a/x.log\n*.log\n", "a/", "x.log", IgnoreVerdict.Ignore)]
+    [InlineData("a/\nb/c/\n", "b/", "c", IgnoreVerdict.None)] // directories only
+    public void PathRulesMatchOnlyAtTheirDepthAndTheLastRuleWins(string content, string directory, string name, IgnoreVerdict expected)
+    {
+        var rules = IgnoreRules.Parse(content)!;
+        var verdict = rules.Match(System.Text.Encoding.UTF8.GetBytes(directory), System.Text.Encoding.UTF8.GetBytes(name), false, new List<int>());
+        Assert.Equal(expected, verdict);
+    }
 }

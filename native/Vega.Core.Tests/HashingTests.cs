@@ -709,8 +709,72 @@ public sealed partial class HashingTests : IDisposable
     [LibraryImport("libc", EntryPoint = "link", SetLastError = true)] private static partial int link_(byte[] existing, byte[] link);
     [LibraryImport("libc", SetLastError = true)] private static partial int mkfifo(byte[] path, uint mode);
     [LibraryImport("libc", SetLastError = true)] private static partial int rename(byte[] from, byte[] to);
+    [LibraryImport("libc", SetLastError = true)] private static partial int open(byte[] path, int flags);
+    [LibraryImport("libc")] private static partial int close(int fd);
 
     private static string Sha256Hex(byte[] data) => Convert.ToHexStringLower(SHA256.HashData(data));
+
+    // ---------------------------------------------------------------- FileReader
+
+    [Fact]
+    public void FileReaderOpensEachDirectoryOfAChainFromTheOneAboveNotByItsWholePath()
+    {
+        // A chain top/seg/seg/... longer than PATH_MAX with a file at every level. Once the reader has opened
+        // the top's file, the top is renamed: the files below are then reachable only from the handles the
+        // reader holds, one level at a time. Opening each file's directory by its whole path (O(depth)
+        // lookups per file: quadratic on a deep tree) finds none of them.
+        const int depth = 300;
+        const string segment = "segment_of_some_length";
+        _tree.Dir("top");
+        Assert.True(_tree.DeepChain("top", segment, depth, fileName: "f") > 4096);
+        using var reader = new FileReader();
+        var paths = new List<byte[]>();
+        var directory = new StringBuilder(_tree.Root + "/top");
+        for (int level = 0; level <= depth; level++, directory.Append('/').Append(segment))
+            paths.Add(Bytes(directory + "/f"));
+
+        Assert.Equal(0, OpenAndClose(reader, paths[0]));
+        Assert.Equal(0, rename(Z(_tree.Root + "/top"), Z(_tree.Root + "/moved")));
+        Assert.All(paths.Skip(1), path => Assert.Equal(0, OpenAndClose(reader, path)));
+    }
+
+    [Fact]
+    public void FileReaderFindsWhatTheKernelFindsWhateverTheOrderOfPaths()
+    {
+        foreach (var name in new[] { "a/f", "a/b/f", "a/b/c/f", "a/x/f", "d/f", "top" }) Write(name, [1]);
+        _tree.Link("link", _tree.Root + "/a/b");
+        string root = _tree.Root;
+        string[] paths =
+        [
+            $"{root}/a/f", $"{root}/a/b/f", $"{root}/a/b/c/f", $"{root}/a/x/f", $"{root}/d/f", $"{root}/top",
+            $"{root}/a//b/f", $"{root}/a/b/../f", $"{root}/a/b/c/../../x/f", $"{root}/./a/./b/f", $"{root}/link/c/f",
+            $"{root}/link/../f", $"{root}/missing/f", $"{root}/a/missing/f", $"{root}/top/f", $"{root}/a/b/f/g",
+            $"{root}/a/f/", $"{root}/a/b", $"{root}/a/nothing",
+        ];
+        var rng = new Random(7);
+        using var reader = new FileReader();
+        for (int round = 0; round < 20; round++)
+        {
+            foreach (string path in paths.OrderBy(_ => rng.Next()))
+                Assert.True(KernelErrno(path) == OpenAndClose(reader, Bytes(path)), path);
+        }
+    }
+
+    /// <summary>What opening the path as a regular file gives: 0, the kernel's errno, or EISDIR for a directory.</summary>
+    private static int KernelErrno(string path)
+    {
+        int fd = open(Z(path), 0x800 /* O_RDONLY|O_NONBLOCK */);
+        if (fd < 0) return Marshal.GetLastPInvokeError();
+        close(fd);
+        return Directory.Exists(path) ? EISDIR : 0;
+    }
+
+    private static int OpenAndClose(FileReader reader, byte[] path)
+    {
+        int errno = reader.Open(new FileItem(path, 0, -1, -1, -1), fromTree: false, noFollow: false, out int fd, out _);
+        if (errno == 0) FileReader.Close(fd);
+        return errno;
+    }
 
     // ---------------------------------------------------------------- HashJob
 

@@ -41,9 +41,11 @@ internal sealed unsafe partial class TempTree : IDisposable
     }
 
     /// <summary>Creates a chain of <paramref name="depth"/> directories below dirRelative, with mkdirat so the
-    /// whole path may exceed PATH_MAX. Returns the byte length of the deepest path.</summary>
-    public int DeepChain(string dirRelative, string segment, int depth)
+    /// whole path may exceed PATH_MAX, and a file <paramref name="fileName"/> (if any) in each of them, the
+    /// chain's top included. Returns the byte length of the deepest path.</summary>
+    public int DeepChain(string dirRelative, string segment, int depth, string? fileName = null)
     {
+        byte[]? file = fileName is null ? null : [.. Encoding.UTF8.GetBytes(fileName), 0];
         byte[] start = [.. Encoding.UTF8.GetBytes(Path.Combine(Root, dirRelative)), 0];
         byte[] name = [.. Encoding.UTF8.GetBytes(segment), 0];
         int fd;
@@ -51,6 +53,7 @@ internal sealed unsafe partial class TempTree : IDisposable
         int length = start.Length - 1;
         for (int i = 0; i < depth; i++)
         {
+            if (file is not null) CreateFileAt(fd, file);
             fixed (byte* n = name)
             {
                 Assert.Equal(0, mkdirat(fd, n, 0x1ed));
@@ -60,8 +63,19 @@ internal sealed unsafe partial class TempTree : IDisposable
             }
             length += 1 + segment.Length;
         }
+        if (file is not null) CreateFileAt(fd, file);
         close(fd);
         return length;
+    }
+
+    private static void CreateFileAt(int dirFd, byte[] nameZ)
+    {
+        fixed (byte* n = nameZ)
+        {
+            int fd = openat(dirFd, n, 0x41 /* O_WRONLY|O_CREAT */, 0x1a4);
+            Assert.True(fd >= 0, "could not create a file in the chain");
+            close(fd);
+        }
     }
 
     public void Dispose()

@@ -1,6 +1,7 @@
 """Path typing shared by the native and fsspec backends: str in, str out; bytes in, bytes out."""
 from __future__ import annotations
 
+import operator
 import os
 import sys
 from typing import Any, Callable, Union
@@ -35,8 +36,18 @@ def is_url(path: str | bytes) -> bool:
 
 
 def check_limits(max_depth: int | None, threads: int | None) -> None:
-    """Validates the ``max_depth`` and ``threads`` arguments shared by walk, scan_tree and count."""
-    if max_depth is not None and (not isinstance(max_depth, int) or max_depth < 1):
-        raise ValueError(f"max_depth must be a positive integer or None, not {max_depth!r}")
-    if threads is not None and (not isinstance(threads, int) or not 1 <= threads <= 1024):
-        raise ValueError(f"threads must be an integer from 1 to 1024 or None, not {threads!r}")
+    """Validates the ``max_depth`` and ``threads`` arguments shared by walk, scan_tree and count: TypeError
+    for what is not an integer, ValueError for an integer out of range (the native side takes int32)."""
+    _check_integer(max_depth, "max_depth", 1, 2**31 - 1, "a positive integer")
+    _check_integer(threads, "threads", 1, 1024, "an integer from 1 to 1024")
+
+
+def _check_integer(value: int | None, name: str, low: int, high: int, expected: str) -> None:
+    if value is None:
+        return
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be {expected} or None, not {type(value).__name__}") from None
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be {expected} or None, not {value!r}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import array
 import enum
+import operator
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator, NamedTuple, Optional, Union
@@ -77,6 +78,10 @@ class Columns:
 
     def column(self, name: str) -> array.array[int]:
         """A stat column (``size``, ``mtime_ns``, ``mode``, ``inode``, ``device``, ``nlink``) as int64 array."""
+        if not isinstance(name, str):
+            raise TypeError(f"a column name is a str, not {type(name).__name__}")
+        if name not in STAT_COLUMNS:
+            raise ValueError(f"unknown column {name!r}: one of {', '.join(STAT_COLUMNS)}")
         if self._stats is None:
             raise ValueError("this listing was made without stat=True")
         return self._stats[STAT_COLUMNS.index(name)::len(STAT_COLUMNS)]
@@ -148,6 +153,10 @@ class ScanResult(Columns):
 
     def iter_batches(self, size: int = 100_000) -> Iterator[Columns]:
         """Yields the listing as :class:`Columns` of at most ``size`` rows, without keeping them."""
+        try:
+            size = operator.index(size)
+        except TypeError:
+            raise TypeError(f"size must be an int, not {type(size).__name__}") from None
         if size < 1:
             raise ValueError("size must be at least 1")
         if self._loaded:

@@ -48,6 +48,8 @@ def walk(top: AnyStr | os.PathLike[AnyStr], topdown: bool = True, onerror: OnErr
     """
     path = fspath(top)
     check_limits(max_depth, threads)
+    if onerror is not None and not callable(onerror):
+        raise TypeError(f"onerror must be callable or None, not {type(onerror).__name__}")
     triples: Iterator[WalkTuple[Any]]
     if isinstance(path, str) and _backend.is_fsspec(path):
         _backend.check_no_gitignore(gitignore)

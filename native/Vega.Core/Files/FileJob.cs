@@ -23,12 +23,14 @@ public abstract class FileJob : IJob
 
     protected readonly FileSource Source;
     private readonly Thread[] _threads;
-    private readonly object _output = new();
+    private readonly object _output = JobMonitors.Rent(); // given back in Dispose once the workers have left
     private readonly Queue<IReadOnlyList<ResultTable>> _ready = new();
     private readonly CancellationTokenSource _cancel = new();
     private int _liveWorkers;
     private bool _finished;
     private Exception? _fault;
+    private int _arrived, _stage; // WaitForAllWorkers
+    private int _disposed;
 
     /// <summary>Progress counters, updated with Interlocked by the subclass.</summary>
     protected long Progress0, Progress1, Progress2, Progress3;
@@ -76,6 +78,28 @@ public abstract class FileJob : IJob
                 if (--_liveWorkers == 0) _finished = true;
                 Monitor.PulseAll(_output);
             }
+        }
+    }
+
+    /// <summary>
+    /// Waits until every worker has called this (a barrier between the stages of a job). Throws
+    /// OperationCanceledException once the job is cancelled (a failing worker cancels it, so none waits forever).
+    /// </summary>
+    protected void WaitForAllWorkers()
+    {
+        lock (_output)
+        {
+            _cancel.Token.ThrowIfCancellationRequested();
+            int stage = _stage;
+            if (++_arrived == _threads.Length)
+            {
+                _arrived = 0;
+                _stage++;
+                Monitor.PulseAll(_output);
+                return;
+            }
+            while (stage == _stage && !_cancel.IsCancellationRequested) Monitor.Wait(_output);
+            if (stage == _stage) throw new OperationCanceledException();
         }
     }
 
@@ -137,8 +161,11 @@ public abstract class FileJob : IJob
     /// <summary>Cancels if still running and waits briefly for the workers to leave.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         Cancel();
-        foreach (var thread in _threads) thread?.Join(TimeSpan.FromSeconds(2));
+        bool left = true;
+        foreach (var thread in _threads) left &= thread?.Join(TimeSpan.FromSeconds(2)) ?? true;
         Source.Dispose();
+        if (left) JobMonitors.Return(_output);
     }
 }

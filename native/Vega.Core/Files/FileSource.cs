@@ -82,9 +82,11 @@ public abstract class FileSource : IDisposable
 
     private sealed class TreeSource(TreeWalk walk, bool followLinks) : FileSource
     {
+        private readonly object _lock = JobMonitors.Rent(); // workers wait on it while one of them waits for the walk
         private readonly Queue<FileItem> _ready = new();
         private long _found;
         private bool _finished;
+        private int _disposed;
 
         public override bool NoFollow => !followLinks;
 
@@ -94,7 +96,7 @@ public abstract class FileSource : IDisposable
 
         public override bool TryTake(List<FileItem> into, int max)
         {
-            lock (_ready)
+            lock (_lock)
             {
                 while (_ready.Count == 0 && !_finished)
                 {
@@ -144,6 +146,11 @@ public abstract class FileSource : IDisposable
 
         public override void Cancel() => walk.Cancel();
 
-        public override void Dispose() => walk.Dispose();
+        public override void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+            walk.Dispose();
+            JobMonitors.Return(_lock);
+        }
     }
 }

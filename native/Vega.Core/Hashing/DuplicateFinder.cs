@@ -25,7 +25,6 @@ public sealed class DuplicateFinder : FileJob
 
     private readonly HashAlgorithmKind _algorithm;
     private readonly long _minSize;
-    private readonly Barrier _barrier;
     private readonly List<Candidate>[] _found;
     private readonly List<(byte[] Path, int Errno)>[] _errors;
     private Candidate[] _work = [];
@@ -49,7 +48,6 @@ public sealed class DuplicateFinder : FileJob
         HashJob.CheckAvailable(algorithm);
         _algorithm = algorithm;
         _minSize = Math.Max(minSize, 0);
-        _barrier = new Barrier(WorkerCount);
         _found = new List<Candidate>[WorkerCount];
         _errors = new List<(byte[], int)>[WorkerCount];
         Start();
@@ -61,19 +59,19 @@ public sealed class DuplicateFinder : FileJob
         var errors = _errors[worker] = new List<(byte[], int)>();
         Interlocked.CompareExchange(ref Progress0, 1, 0);
         Collect(found, errors);
-        _barrier.SignalAndWait(Cancellation);
+        WaitForAllWorkers();
 
         if (worker == 0) _work = SameSizeCandidates();
-        _barrier.SignalAndWait(Cancellation);
+        WaitForAllWorkers();
         Interlocked.Exchange(ref Progress0, 2);
         HashAll(HashAlgorithmKind.Xxh3_128, PartialBytes, errors);
-        _barrier.SignalAndWait(Cancellation);
+        WaitForAllWorkers();
 
         if (worker == 0) _work = StillTied();
-        _barrier.SignalAndWait(Cancellation);
+        WaitForAllWorkers();
         Interlocked.Exchange(ref Progress0, 3);
         HashAll(_algorithm, long.MaxValue, errors);
-        _barrier.SignalAndWait(Cancellation);
+        WaitForAllWorkers();
 
         if (worker == 0)
         {

@@ -9,15 +9,46 @@ namespace Vega.Core.Patterns;
 /// brace alternation, and among the rules that match a path the last one decides.
 /// Lines that are not valid globs are skipped, as git skips them.
 /// </summary>
+/// <remarks>
+/// Rules without a '/' match a name alone, at any depth; rules with one match the path from the file's
+/// directory, and most (those without <c>**</c>) only paths of a fixed number of components. The two kinds
+/// are kept apart so that an entry deep below the file costs a lookup of its name, not a match of its
+/// whole path (on a deep tree, that made gitignore walks quadratic).
+/// </remarks>
 public sealed class IgnoreRules
 {
-    private readonly GlobSet _globs;
-    private readonly bool[] _negated;
+    /// <summary>Some of the rules, as one glob set; Rules[i] is the position in the file of the set's glob i.</summary>
+    private sealed record Part(GlobSet Globs, int[] Rules);
 
-    private IgnoreRules(GlobSet globs, bool[] negated)
+    private readonly Part? _names;
+    private readonly Part? _paths;
+    private readonly bool[] _negated;
+    private readonly string _nameRules; // the name rules as written, to compare files
+
+    /// <summary>The fewest and most path components the path rules match (int.MaxValue: no limit).</summary>
+    private readonly int _minDepth, _maxDepth;
+
+    private IgnoreRules(List<Glob> globs, List<bool> negated)
     {
-        _globs = globs;
-        _negated = negated;
+        _negated = negated.ToArray();
+        var names = new List<int>();
+        var paths = new List<int>();
+        _minDepth = int.MaxValue;
+        for (int i = 0; i < globs.Count; i++)
+        {
+            if (!globs[i].HasSlash || IsAnyDepthName(globs[i]))
+            {
+                names.Add(i);
+                continue;
+            }
+            paths.Add(i);
+            var (min, max) = Components(globs[i]);
+            _minDepth = Math.Min(_minDepth, min);
+            _maxDepth = Math.Max(_maxDepth, max);
+        }
+        _names = NewPart(globs, names);
+        _paths = NewPart(globs, paths);
+        _nameRules = string.Join("\n", names.Select(i => (_negated[i] ? "!" : "") + globs[i].Pattern));
     }
 
     /// <summary>The rules of a file's content, or null if it has none.</summary>
@@ -47,7 +78,7 @@ public sealed class IgnoreRules
         }
         while (globs.Count > 0)
         {
-            try { return new IgnoreRules(new GlobSet(globs), negated.ToArray()); }
+            try { return new IgnoreRules(globs, negated); }
             catch (GlobException e)
             {
                 // A rule too complex to match (a regex over the size limit) is skipped like one git cannot parse.
@@ -62,13 +93,61 @@ public sealed class IgnoreRules
 
     public static IgnoreRules? Parse(string content) => Parse(Encoding.UTF8.GetBytes(content));
 
+    /// <summary>Some rule matches a name alone, at any depth.</summary>
+    internal bool HasNameRules => _names is not null;
+
+    /// <summary>The most path components a path rule can match: none matches deeper (0 without path rules).</summary>
+    internal int PathDepthLimit => _paths is null ? 0 : _maxDepth;
+
+    /// <summary>Both files have the same rules for names.</summary>
+    internal bool SameNameRules(IgnoreRules other) => _nameRules == other._nameRules;
+
     /// <summary>The verdict of the last matching rule: Ignore, Keep (a '!' rule), or None if no rule matches.</summary>
-    public IgnoreVerdict Match(ReadOnlySpan<byte> directory, ReadOnlySpan<byte> name, bool isDirectory, List<int> scratch)
+    public IgnoreVerdict Match(ReadOnlySpan<byte> directory, ReadOnlySpan<byte> name, bool isDirectory, List<int> scratch) =>
+        Match([], directory, name, isDirectory, directory.Count((byte)'/') + 1, scratch);
+
+    /// <summary>
+    /// <see cref="Match(ReadOnlySpan{byte}, ReadOnlySpan{byte}, bool, List{int})"/> for the path
+    /// <paramref name="prefix"/> + <paramref name="directory"/> + <paramref name="name"/>, from the file's
+    /// directory, which has <paramref name="depth"/> components.
+    /// </summary>
+    internal IgnoreVerdict Match(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> directory, ReadOnlySpan<byte> name,
+                                 bool isDirectory, int depth, List<int> scratch)
     {
-        _globs.Which(directory, name, isDirectory, scratch);
-        if (scratch.Count == 0) return IgnoreVerdict.None;
-        return _negated[scratch[^1]] ? IgnoreVerdict.Keep : IgnoreVerdict.Ignore;
+        int last = _names is null ? -1 : Last(_names, [], name, isDirectory, scratch);
+        if (_paths is not null && depth >= _minDepth && depth <= _maxDepth)
+        {
+            if (prefix.IsEmpty) last = Math.Max(last, Last(_paths, directory, name, isDirectory, scratch));
+            else last = Math.Max(last, Last(_paths, [.. prefix, .. directory], name, isDirectory, scratch));
+        }
+        if (last < 0) return IgnoreVerdict.None;
+        return _negated[last] ? IgnoreVerdict.Keep : IgnoreVerdict.Ignore;
     }
+
+    /// <summary>The position in the file of the last rule of <paramref name="part"/> that matches, or -1.</summary>
+    private static int Last(Part part, ReadOnlySpan<byte> directory, ReadOnlySpan<byte> name, bool isDirectory, List<int> scratch)
+    {
+        part.Globs.Which(directory, name, isDirectory, scratch);
+        return scratch.Count == 0 ? -1 : part.Rules[scratch[^1]];
+    }
+
+    private static Part? NewPart(List<Glob> globs, List<int> rules) =>
+        rules.Count == 0 ? null : new Part(new GlobSet(rules.Select(i => globs[i]).ToList()), rules.ToArray());
+
+    /// <summary>
+    /// How many path components a glob's matches have: '*', '?' and classes never match '/', so without
+    /// <c>**</c> that is its slashes + 1; <c>**</c> adds any number.
+    /// </summary>
+    private static (int Min, int Max) Components(Glob glob)
+    {
+        int slashes = glob.Nodes.Count(n => n is LiteralNode { CodePoint: '/' });
+        bool unbounded = glob.Nodes.Any(n => n is GlobStarSlashNode or GlobStarNode or AlternationNode);
+        return (slashes + 1, unbounded ? int.MaxValue : slashes + 1);
+    }
+
+    /// <summary><c>**/x</c> with no other '/': the name x at any depth.</summary>
+    private static bool IsAnyDepthName(Glob glob) =>
+        glob.Nodes is [GlobStarSlashNode, .. var rest] && !rest.Any(n => n is LiteralNode { CodePoint: '/' } or GlobStarSlashNode or GlobStarNode);
 
     private static ReadOnlySpan<byte> TrimTrailingSpaces(ReadOnlySpan<byte> line)
     {

@@ -14,16 +14,21 @@ namespace Vega.Core.Walk;
 /// shallower, only inside a git repository), then the repository's .git/info/exclude. Within a file the
 /// last matching rule wins. A directory with a .git entry starts a new repository: the .gitignore files
 /// above it stop applying. The user's global excludes file (core.excludesFile) is not read.
+/// A chain leaves out the files that can no longer decide anything (see <see cref="Relevant"/>), so that on
+/// a deep tree with an ignore file in many directories an entry is not matched against all of them.
 /// </remarks>
 internal sealed class IgnoreFiles
 {
-    private sealed class Frame(IgnoreRules rules, byte[] @base, bool ancestor, Frame? parent)
+    private sealed class Frame(IgnoreRules rules, byte[] prefix, int baseLength, int depth, Frame? parent)
     {
         public readonly IgnoreRules Rules = rules;
-        /// <summary>For a frame inside the walk: its directory relative to the root ("" or ending '/'), cut from
-        /// paths. For a frame above the root: the root's path relative to it (ending '/'), put before paths.</summary>
-        public readonly byte[] Base = @base;
-        public readonly bool Ancestor = ancestor;
+        /// <summary>For a frame above the root: the root's path relative to it (ending '/'), put before paths.</summary>
+        public readonly byte[] Prefix = prefix;
+        /// <summary>For a frame inside the walk: the length of its directory's path relative to the root ("" or
+        /// ending '/'), cut from paths.</summary>
+        public readonly int BaseLength = baseLength;
+        /// <summary>The depth of its directory: 0 for the root, negative above it.</summary>
+        public readonly int Depth = depth;
         public readonly Frame? Parent = parent;
     }
 
@@ -65,21 +70,22 @@ internal sealed class IgnoreFiles
             byte[] dir = ancestors[i];
             int cut = dir.Length == 1 ? 1 : dir.Length + 1;
             byte[] below = [.. root.AsSpan(cut), (byte)'/']; // the root relative to this ancestor
-            if (Load(Join(dir, ".ignore"u8)) is { } dot) dotIgnore = new Frame(dot, below, true, dotIgnore);
+            int depth = i - ancestors.Count;
+            if (Load(Join(dir, ".ignore"u8)) is { } dot) dotIgnore = new Frame(dot, below, 0, depth, dotIgnore);
             if (repository < 0 || i < repository) continue;
-            if (i == repository && Load(Join(dir, ".git/info/exclude"u8)) is { } info) exclude = new Frame(info, below, true, null);
-            if (Load(Join(dir, ".gitignore"u8)) is { } git) gitignore = new Frame(git, below, true, gitignore);
+            if (i == repository && Load(Join(dir, ".git/info/exclude"u8)) is { } info) exclude = new Frame(info, below, 0, depth, null);
+            if (Load(Join(dir, ".gitignore"u8)) is { } git) gitignore = new Frame(git, below, 0, depth, gitignore);
         }
         return new IgnoreFiles(dotIgnore, gitignore, exclude, repository >= 0);
     }
 
     /// <summary>The state inside a directory (open as <paramref name="fd"/>, at <paramref name="relative"/> from
-    /// the root, "" or ending '/'): this state plus the directory's own ignore files.</summary>
-    public unsafe IgnoreFiles Enter(int fd, ReadOnlySpan<byte> relative)
+    /// the root, "" or ending '/', <paramref name="depth"/> levels below it): this state plus the directory's
+    /// own ignore files.</summary>
+    public unsafe IgnoreFiles Enter(int fd, ReadOnlySpan<byte> relative, int depth)
     {
         Frame? gitignore = _gitignore, exclude = _exclude;
         bool inRepository = _inRepository;
-        byte[]? relativeCopy = null;
         StatxBuffer stat;
         fixed (byte* git = ".git\0"u8)
         {
@@ -87,38 +93,45 @@ internal sealed class IgnoreFiles
             {
                 inRepository = true;
                 gitignore = null;
-                exclude = LoadAt(fd, ".git/info/exclude\0"u8) is { } info ? new Frame(info, relativeCopy ??= relative.ToArray(), false, null) : null;
+                exclude = LoadAt(fd, ".git/info/exclude\0"u8) is { } info ? new Frame(info, [], relative.Length, depth, null) : null;
             }
         }
-        if (inRepository && LoadAt(fd, ".gitignore\0"u8) is { } rules) gitignore = new Frame(rules, relativeCopy ??= relative.ToArray(), false, gitignore);
+        if (inRepository && LoadAt(fd, ".gitignore\0"u8) is { } rules)
+            gitignore = new Frame(rules, [], relative.Length, depth, Relevant(gitignore, rules, depth));
         Frame? dotIgnore = _dotIgnore;
-        if (LoadAt(fd, ".ignore\0"u8) is { } dot) dotIgnore = new Frame(dot, relativeCopy ??= relative.ToArray(), false, dotIgnore);
+        if (LoadAt(fd, ".ignore\0"u8) is { } dot) dotIgnore = new Frame(dot, [], relative.Length, depth, Relevant(dotIgnore, dot, depth));
         if (gitignore == _gitignore && exclude == _exclude && dotIgnore == _dotIgnore && inRepository == _inRepository) return this;
         return new IgnoreFiles(dotIgnore, gitignore, exclude, inRepository);
     }
 
-    /// <summary>Is the entry <paramref name="name"/> in <paramref name="directory"/> (relative to the root) ignored?</summary>
-    public bool IsIgnored(ReadOnlySpan<byte> directory, ReadOnlySpan<byte> name, bool isDirectory, List<int> scratch)
+    /// <summary>
+    /// The chain below a new file with <paramref name="rules"/> at <paramref name="depth"/>, without the
+    /// innermost files that cannot decide anything there any more: their path rules cannot reach that deep,
+    /// and they have no name rules, or the same ones as the new file (which then matches first).
+    /// </summary>
+    private static Frame? Relevant(Frame? chain, IgnoreRules rules, int depth)
+    {
+        while (chain is not null && chain.Rules.PathDepthLimit < depth - chain.Depth + 1
+               && (!chain.Rules.HasNameRules || chain.Rules.SameNameRules(rules)))
+        {
+            chain = chain.Parent;
+        }
+        return chain;
+    }
+
+    /// <summary>Is the entry <paramref name="name"/> in <paramref name="directory"/> (relative to the root, at
+    /// <paramref name="depth"/> levels below it) ignored?</summary>
+    public bool IsIgnored(ReadOnlySpan<byte> directory, ReadOnlySpan<byte> name, bool isDirectory, int depth, List<int> scratch)
     {
         foreach (var chain in (ReadOnlySpan<Frame?>)[_dotIgnore, _gitignore, _exclude])
         {
             for (var frame = chain; frame is not null; frame = frame.Parent)
             {
-                var verdict = Match(frame, directory, name, isDirectory, scratch);
+                var verdict = frame.Rules.Match(frame.Prefix, directory[frame.BaseLength..], name, isDirectory, depth - frame.Depth + 1, scratch);
                 if (verdict != IgnoreVerdict.None) return verdict == IgnoreVerdict.Ignore;
             }
         }
         return false;
-    }
-
-    private static IgnoreVerdict Match(Frame frame, ReadOnlySpan<byte> directory, ReadOnlySpan<byte> name, bool isDirectory, List<int> scratch)
-    {
-        if (!frame.Ancestor) return frame.Rules.Match(directory[frame.Base.Length..], name, isDirectory, scratch);
-        int length = frame.Base.Length + directory.Length;
-        Span<byte> joined = length <= 1024 ? stackalloc byte[length] : new byte[length];
-        frame.Base.CopyTo(joined);
-        directory.CopyTo(joined[frame.Base.Length..]);
-        return frame.Rules.Match(joined, name, isDirectory, scratch);
     }
 
     private static byte[] Join(byte[] directory, ReadOnlySpan<byte> name) =>

@@ -19,9 +19,13 @@ internal static unsafe class PosixDirectory
     public static int OpenFile(ReadOnlySpan<byte> pathZ, bool noFollow) =>
         OpenPath(pathZ, Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NONBLOCK | (noFollow ? Libc.O_NOFOLLOW : 0));
 
-    /// <summary>A directory handle for openat() only (O_PATH: no read permission needed). Returns the fd, or -errno.</summary>
-    public static int OpenHandle(ReadOnlySpan<byte> pathZ) =>
-        OpenPath(pathZ, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+    /// <summary>
+    /// A handle for openat() only (O_PATH: no read permission needed) on the directory <paramref name="path"/>
+    /// (no NUL), relative to the open directory <paramref name="dirFd"/> unless absolute, of any length.
+    /// Returns the fd, or -errno.
+    /// </summary>
+    public static int OpenHandleAt(int dirFd, ReadOnlySpan<byte> path) =>
+        OpenLong(dirFd, path, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
 
     /// <summary>Opens the file <paramref name="nameZ"/> of an open directory like <see cref="OpenFile"/>.</summary>
     public static int OpenFileAt(int dirFd, byte* nameZ, bool noFollow)
@@ -43,7 +47,7 @@ internal static unsafe class PosixDirectory
         }
         if (fd >= 0) return fd;
         int errno = LastErrno();
-        return errno == Libc.ENAMETOOLONG ? OpenLong(pathZ[..^1], flags) : -errno;
+        return errno == Libc.ENAMETOOLONG ? OpenLong(Libc.AT_FDCWD, pathZ[..^1], flags) : -errno;
     }
 
     /// <summary>Opens the directory <paramref name="nameZ"/> inside an open directory; returns the fd, or -errno.</summary>
@@ -56,30 +60,28 @@ internal static unsafe class PosixDirectory
         return fd >= 0 ? fd : -LastErrno();
     }
 
-    private static int OpenLong(ReadOnlySpan<byte> path, int finalFlags)
+    /// <summary>Opens <paramref name="path"/> (no NUL) relative to <paramref name="startFd"/> (not closed here),
+    /// in hops shorter than PATH_MAX when it is longer.</summary>
+    private static int OpenLong(int startFd, ReadOnlySpan<byte> path, int finalFlags)
     {
-        const int hopFlags = Libc.O_PATH | Libc.O_CLOEXEC;
+        int hopFlags = Libc.O_PATH | Libc.O_CLOEXEC | Libc.O_DIRECTORY;
         Span<byte> hop = stackalloc byte[Libc.PATH_MAX];
-        int position = 0;
-        int fd = OpenHop(path[0] == (byte)'/' ? "/\0"u8 : ".\0"u8, Libc.AT_FDCWD, hopFlags | Libc.O_DIRECTORY, hop);
-        while (fd >= 0)
+        int fd = startFd;
+        while (true)
         {
-            while (position < path.Length && path[position] == (byte)'/') position++;
-            ReadOnlySpan<byte> rest = path[position..];
-            if (rest.Length < Libc.PATH_MAX - 1)
+            if (path.Length < Libc.PATH_MAX - 1)
             {
-                int last = OpenHop(rest, fd, finalFlags, hop);
-                Libc.Close(fd);
+                int last = OpenHop(path.IsEmpty ? "."u8 : path, fd, finalFlags, hop);
+                if (fd != startFd) Libc.Close(fd);
                 return last;
             }
-            int cut = rest[..(Libc.PATH_MAX - 1)].LastIndexOf((byte)'/');
-            if (cut <= 0) { Libc.Close(fd); return -Libc.ENAMETOOLONG; }
-            int next = OpenHop(rest[..cut], fd, hopFlags | Libc.O_DIRECTORY, hop);
-            Libc.Close(fd);
+            int cut = path[..(Libc.PATH_MAX - 1)].LastIndexOf((byte)'/');
+            int next = cut <= 0 ? -Libc.ENAMETOOLONG : OpenHop(path[..cut], fd, hopFlags, hop);
+            if (fd != startFd) Libc.Close(fd);
+            if (next < 0) return next;
             fd = next;
-            position += cut;
+            path = path[cut..].TrimStart((byte)'/');
         }
-        return fd;
     }
 
     private static int OpenHop(ReadOnlySpan<byte> relative, int dirFd, int flags, Span<byte> scratch)

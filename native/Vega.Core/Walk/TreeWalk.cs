@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Vega.Core.Analysis;
+using Vega.Core.Files;
 using Vega.Core.Interop;
 
 namespace Vega.Core.Walk;
@@ -11,7 +12,7 @@ namespace Vega.Core.Walk;
 /// stream (os.walk's top-down order) without buffering the tree. Output is handed over in batches
 /// (bounded: workers wait while the consumer is behind), so memory stays bounded on any tree size.
 /// </summary>
-public sealed unsafe class TreeWalk : Files.IJob
+public sealed unsafe class TreeWalk : IJob
 {
     private const int ReadBufferSize = 64 * 1024;
     private const int MaxReadyBatches = 4;
@@ -49,15 +50,18 @@ public sealed unsafe class TreeWalk : Files.IJob
     private readonly bool _filtering;
     private readonly int _rootPrefixLength;
 
-    private readonly Stack<DirNode> _work = new();
-    private int _pending; // directories queued or being read; guarded by _work
+    // Both monitors come from JobMonitors and go back there once the workers have left (see Dispose).
+    private readonly object _workLock = JobMonitors.Rent();
+    private readonly Stack<DirNode> _work = new(); // guarded by _workLock
+    private int _pending; // directories queued or being read; guarded by _workLock
     private long _nextId;
 
-    private readonly object _output = new();
+    private readonly object _output = JobMonitors.Rent();
     private readonly Queue<WalkBatch> _ready = new();
-    private WalkBatch _current;
+    private WalkBatch? _current; // created when a group is added to it
     private int _liveWorkers;
     private bool _finished;
+    private int _disposed;
 
     private volatile bool _cancelled;
     private Exception? _fault;
@@ -80,7 +84,6 @@ public sealed unsafe class TreeWalk : Files.IJob
         _classifyLinks = options.ClassifyLinks || options.FollowLinks;
         _filtering = options.Include is not null || options.Exclude is not null || options.Gitignore;
         _rootPrefixLength = rootZ.Length - 1 + (rootZ.Length > 1 && rootZ[^2] == (byte)'/' ? 0 : 1);
-        _current = NewBatch();
 
         // Filtered totals count only what is selected; unfiltered ones include the root, as du does.
         if (options.Output == WalkOutput.Count && !_filtering)
@@ -103,7 +106,9 @@ public sealed unsafe class TreeWalk : Files.IJob
         _liveWorkers = threads;
         for (int i = 0; i < threads; i++)
         {
-            _threads[i] = new Thread(Work, 256 * 1024) { IsBackground = true, Name = "vega-walk" };
+            // Shards are made here, not by the workers: a lock they contend for would need a sync entry.
+            var shard = _analysis?.NewShard();
+            _threads[i] = new Thread(() => Work(shard), 256 * 1024) { IsBackground = true, Name = "vega-walk" };
         }
         foreach (var thread in _threads) thread.Start();
     }
@@ -163,11 +168,11 @@ public sealed unsafe class TreeWalk : Files.IJob
                 long remaining = deadline - Environment.TickCount64;
                 if (remaining <= 0) { batch = null; return false; }
                 bool signalled = Monitor.Wait(_output, (int)Math.Min(remaining, PartialBatchWaitMs));
-                if (!signalled && _ready.Count == 0 && _current.GroupCount > 0)
+                if (!signalled && _ready.Count == 0 && _current is not null)
                 {
                     // The consumer is ahead of the workers: hand over what is there rather than wait for a full batch.
                     batch = _current;
-                    _current = NewBatch();
+                    _current = null;
                     return false;
                 }
             }
@@ -206,36 +211,49 @@ public sealed unsafe class TreeWalk : Files.IJob
     public void Cancel()
     {
         _cancelled = true;
-        lock (_work) Monitor.PulseAll(_work);
+        lock (_workLock) Monitor.PulseAll(_workLock);
         lock (_output) Monitor.PulseAll(_output);
     }
 
-    /// <summary>Cancels if still running and waits briefly for the workers to leave.</summary>
+    /// <summary>
+    /// Cancels if still running and waits briefly for the workers to leave. Once they have, the batches
+    /// never handed over are freed and the monitors go back to their pool.
+    /// </summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         Cancel();
-        foreach (var thread in _threads) thread.Join(TimeSpan.FromSeconds(2));
+        bool left = true;
+        foreach (var thread in _threads) left &= thread.Join(TimeSpan.FromSeconds(2));
+        if (!left) return; // a worker is stuck in a system call: leave it all to the GC
+        lock (_output) // a consumer on another thread may still be taking a batch
+        {
+            foreach (var batch in _ready) batch.Discard();
+            _ready.Clear();
+            _current?.Discard();
+            _current = null;
+        }
+        JobMonitors.Return(_workLock);
+        JobMonitors.Return(_output);
     }
 
     // A batch's blob is sized like the last full one, so it rarely grows (a regrowth may copy it).
     private int _blobHint = 64 * 1024;
 
-    private WalkBatch NewBatch() => new(_batchEntries, _blobHint, _options.Stat);
-
-    private void Work()
+    private void Work(AnalysisShard? shard)
     {
-        var scratch = new Scratch(_options.Stat) { Shard = _analysis?.NewShard() };
+        var scratch = new Scratch(_options.Stat) { Shard = shard };
         var local = default(CountTotals);
         try
         {
             while (TakeDirectory(out var node))
             {
                 List<DirNode> children = ReadDirectory(node, scratch, ref local);
-                lock (_work)
+                lock (_workLock)
                 {
                     foreach (var child in children) _work.Push(child);
                     _pending += children.Count - 1;
-                    if (children.Count > 0 || _pending == 0) Monitor.PulseAll(_work);
+                    if (children.Count > 0 || _pending == 0) Monitor.PulseAll(_workLock);
                     children.Clear(); // queued now: the fault path below must not close their fds
                 }
             }
@@ -255,7 +273,8 @@ public sealed unsafe class TreeWalk : Files.IJob
                 if (--_liveWorkers == 0)
                 {
                     ReleaseQueued();
-                    if (_current.GroupCount > 0) _ready.Enqueue(_current);
+                    if (_current is not null) _ready.Enqueue(_current);
+                    _current = null;
                     _finished = true;
                 }
                 Monitor.PulseAll(_output);
@@ -265,14 +284,14 @@ public sealed unsafe class TreeWalk : Files.IJob
 
     private bool TakeDirectory(out DirNode node)
     {
-        lock (_work)
+        lock (_workLock)
         {
             while (true)
             {
                 if (_cancelled) break;
                 if (_work.Count > 0) { node = _work.Pop(); return true; }
                 if (_pending == 0) break;
-                Monitor.Wait(_work);
+                Monitor.Wait(_workLock);
             }
         }
         node = null!;
@@ -303,7 +322,8 @@ public sealed unsafe class TreeWalk : Files.IJob
                 if (PosixDirectory.StatFd(fd, &self) == 0) { node.Dev = self.Dev; node.Ino = (long)self.Ino; }
             }
             s.SetPrefix(node.PathZ);
-            s.Ignores = node.Ignores?.Enter(fd, s.Prefix[_rootPrefixLength..]);
+            s.Ignores = node.Ignores?.Enter(fd, s.Prefix[_rootPrefixLength..], node.Depth);
+            s.Depth = node.Depth;
             readErrno = ReadEntries(fd, node, s, ref totals);
         }
         finally
@@ -478,7 +498,7 @@ public sealed unsafe class TreeWalk : Files.IJob
         if (_options.Gitignore)
         {
             if (isDir && name.SequenceEqual(".git"u8)) return Selection.Skip;
-            if (s.Ignores!.IsIgnored(directory, name, matchAsDirectory, s.MatchScratch)) return Selection.Skip;
+            if (s.Ignores!.IsIgnored(directory, name, matchAsDirectory, s.Depth, s.MatchScratch)) return Selection.Skip;
         }
         if (_options.Include is { } include && !include.IsMatch(directory, name, matchAsDirectory))
         {
@@ -505,7 +525,7 @@ public sealed unsafe class TreeWalk : Files.IJob
     /// <summary>Closes the held fds of directories that will not be read (the walk was cancelled).</summary>
     private void ReleaseQueued()
     {
-        lock (_work)
+        lock (_workLock)
         {
             CloseHeld(_work);
             _work.Clear();
@@ -570,7 +590,7 @@ public sealed unsafe class TreeWalk : Files.IJob
         lock (_output)
         {
             if (!WaitForRoom()) return;
-            var b = _current;
+            var b = _current ??= NewBatch();
             b.GroupData.Add(node.Id);
             b.GroupData.Add(node.ParentId);
             b.GroupData.Add(dirs);
@@ -596,7 +616,7 @@ public sealed unsafe class TreeWalk : Files.IJob
         lock (_output)
         {
             if (!WaitForRoom()) return;
-            var b = _current;
+            var b = _current ??= NewBatch();
             b.GroupData.Add(id);
             b.GroupData.Add(parentId);
             b.GroupData.Add(0);
@@ -616,14 +636,16 @@ public sealed unsafe class TreeWalk : Files.IJob
         return !_cancelled;
     }
 
+    private WalkBatch NewBatch() => new(_batchEntries, _blobHint, _options.Stat);
+
     private void SealIfFull()
     {
-        var b = _current;
+        var b = _current!;
         if (b.EntryCount >= _batchEntries || b.BlobData.Count >= BlobLimit || b.GroupCount >= _batchEntries)
         {
             _blobHint = Math.Min(BlobLimit, Math.Max(_blobHint, b.BlobData.Count + b.BlobData.Count / 8));
             _ready.Enqueue(b);
-            _current = NewBatch();
+            _current = null;
             Monitor.PulseAll(_output);
         }
     }
@@ -647,6 +669,7 @@ public sealed unsafe class TreeWalk : Files.IJob
         public readonly List<(byte[] Path, int Errno, int ChildIndex)> Loops = new();
         public readonly List<int> MatchScratch = new();
         public IgnoreFiles? Ignores;
+        public int Depth; // of the directory being read
         public AnalysisShard? Shard;
         public readonly byte* ReadBuffer = (byte*)NativeMemory.Alloc(ReadBufferSize);
         public int DirCount;

@@ -4,7 +4,7 @@ namespace Vega.Core.Walk;
 /// A run of directory groups, in the order they were read (a parent always precedes its children).
 /// The blob holds per group the directory path (see <see cref="WalkOutput"/>) and one string per
 /// entry, each NUL-terminated. The arrays live in native memory: <see cref="Detach"/> hands them over;
-/// a batch that is never handed over frees them when it is collected.
+/// the walk frees a batch it never handed over when it is disposed (or, failing that, the finalizer does).
 /// </summary>
 public sealed unsafe class WalkBatch
 {
@@ -45,6 +45,13 @@ public sealed unsafe class WalkBatch
         StatData.Free();
         GC.SuppressFinalize(this);
         return detached;
+    }
+
+    /// <summary>Frees the arrays of a batch that will never be handed over.</summary>
+    internal void Discard()
+    {
+        Free();
+        GC.SuppressFinalize(this);
     }
 
     private void Free()
