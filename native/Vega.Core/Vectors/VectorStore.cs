@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Win32.SafeHandles;
@@ -729,17 +730,17 @@ public sealed class VectorStore : IDisposable
     private void ScanBlocks(List<(Part Part, byte[] Skip, long Start, long End)> blocks, float[] prepared, TopK[] best, int k, ParallelOptions options)
     {
         long count = best.Length;
-        var merge = new object();
+        // Merged after the loop rather than under a lock: a contended lock on a new object per query would
+        // leave a NativeAOT sync entry behind until a full GC (docs/architecture.md, process rule 6).
+        var partial = new ConcurrentQueue<TopK[]>();
         Parallel.For(0, blocks.Count, options, () => NewTops(count, k), (b, _, local) =>
         {
             var (part, skip, start, end) = blocks[b];
             ScanBlock(part, skip, start, end, prepared, local, options.CancellationToken);
             return local;
-        }, local =>
-        {
-            lock (merge)
-                for (long q = 0; q < count; q++) best[q].AddAll(local[q]);
-        });
+        }, partial.Enqueue);
+        foreach (var local in partial)
+            for (long q = 0; q < count; q++) best[q].AddAll(local[q]);
     }
 
     private static void Drain(TopK[] best, int k, Span<float> distances, Span<long> rows)
