@@ -112,4 +112,37 @@ public sealed class DirectoryHandleTests : IDisposable
         Assert.NotNull(again);
         Assert.Equal(0, new FileInfo(Path.Combine(_tree.Root, "d", "LOCK")).Length);
     }
+
+    [Fact]
+    public async Task A_lock_released_while_other_threads_start_processes_can_be_taken_again_at_once()
+    {
+        using var directory = Open();
+        using var stop = new CancellationTokenSource();
+        int spawned = 0;
+        var spawner = Task.Run(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using (var child = System.Diagnostics.Process.Start("true")!) child.WaitForExit();
+                Interlocked.Increment(ref spawned);
+            }
+        });
+        try
+        {
+            // A forked child holds a copy of the lock's descriptor until it execs: the lock must be released
+            // explicitly, not by the last close (a store closed and reopened at once was "in use").
+            var until = DateTime.UtcNow.AddSeconds(2);
+            while (DateTime.UtcNow < until || Volatile.Read(ref spawned) < 50)
+            {
+                var held = directory.TryLock("LOCK");
+                Assert.NotNull(held);
+                held.Dispose();
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            await spawner;
+        }
+    }
 }

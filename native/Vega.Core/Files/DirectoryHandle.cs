@@ -131,9 +131,9 @@ public sealed unsafe class DirectoryHandle : IDisposable
 
     /// <summary>
     /// Opens (creating if missing) <paramref name="name"/> and takes an exclusive flock on it without waiting:
-    /// the handle holds the lock until disposed; null when another open file description holds it.
+    /// the lock is held until disposed; null when another open file description holds it.
     /// </summary>
-    public SafeFileHandle? TryLock(string name)
+    public FileLock? TryLock(string name)
     {
         int fd = OpenFd(name, Libc.O_RDWR | Libc.O_CREAT | Libc.O_NOFOLLOW | Libc.O_CLOEXEC | Libc.O_NONBLOCK, "cannot open the lock file");
         var handle = new SafeFileHandle(fd, ownsHandle: true);
@@ -143,11 +143,26 @@ public sealed unsafe class DirectoryHandle : IDisposable
             handle.Dispose();
             throw new InvalidDataException($"{System.IO.Path.Join(Path, name)}: not a regular file (refused)");
         }
-        if (Libc.Flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0) return handle;
+        if (Libc.Flock(fd, Libc.LOCK_EX | Libc.LOCK_NB) == 0) return new FileLock(handle);
         int errno = Libc.LastError();
         handle.Dispose();
         if (errno == Libc.EWOULDBLOCK) return null;
         throw Error(errno, name, "cannot lock");
+    }
+
+    /// <summary>
+    /// An exclusive flock, released explicitly before its file is closed: a child process forked meanwhile
+    /// (by any thread, until it execs) holds a copy of the descriptor, and closing ours alone would leave the
+    /// lock held until that copy goes, so a store closed and reopened at once would find itself "in use".
+    /// </summary>
+    public sealed class FileLock(SafeFileHandle handle) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (handle.IsClosed) return;
+            Libc.Flock((int)handle.DangerousGetHandle(), Libc.LOCK_UN);
+            handle.Dispose();
+        }
     }
 
     private int OpenFd(string name, int flags, string what)

@@ -12,6 +12,7 @@ internal static unsafe partial class Libc
     public const int AT_REMOVEDIR = 0x200;
     public const int LOCK_EX = 2;
     public const int LOCK_NB = 4;
+    public const int LOCK_UN = 8;
     public const int EEXIST = 17;
     public const int ENOTDIR = 20;
     public const int EWOULDBLOCK = 11;

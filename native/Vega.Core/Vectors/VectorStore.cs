@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
-using Microsoft.Win32.SafeHandles;
 using Vega.Core.Files;
 using Vega.Core.Hashing;
 using Vega.Core.Interop;
@@ -47,7 +46,7 @@ public sealed class VectorStore : IDisposable
     private const int BlockRows = 4096;
 
     private readonly DirectoryHandle _directory;
-    private readonly SafeFileHandle? _lock;
+    private readonly DirectoryHandle.FileLock? _lock;
     private readonly object _write = new();
     /// <summary>Held (shared) by every call that reads segment memory, and exclusively by whoever frees it.</summary>
     private readonly ReaderWriterLockSlim _mapped = new(LockRecursionPolicy.SupportsRecursion);
@@ -79,7 +78,7 @@ public sealed class VectorStore : IDisposable
     public long IndexedRows => _view.Graph?.Count ?? 0;
     public long PendingRows => _view.Graph is null ? 0 : _view.Rows - _view.Graph.Count;
 
-    private VectorStore(DirectoryHandle directory, int dim, VectorMetric metric, SafeFileHandle? writeLock)
+    private VectorStore(DirectoryHandle directory, int dim, VectorMetric metric, DirectoryHandle.FileLock? writeLock)
     {
         _directory = directory;
         Dim = dim;
@@ -114,7 +113,7 @@ public sealed class VectorStore : IDisposable
     {
         if (dim < 0 || dim > MaxDim) throw new ArgumentException($"dim must be from 1 to {MaxDim}, not {dim}");
         var handle = OpenDirectory(directory, create && !readOnly);
-        SafeFileHandle? writeLock = null;
+        DirectoryHandle.FileLock? writeLock = null;
         VectorStore? store = null;
         try
         {
