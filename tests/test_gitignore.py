@@ -5,6 +5,7 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -173,3 +174,26 @@ def test_gitignore_works_in_walk_count_and_glob(tmp_path):
     assert vegafs.count(repo, gitignore=True).files == 3
     assert sorted(os.path.relpath(p, repo) for p in vegafs.glob(str(repo), "*.[co]", gitignore=True)) == ["src/a.c"]
     assert vegafs.count(repo).files > 3 + 3  # without gitignore, .git's files count too
+
+
+def test_a_fifo_or_a_symlink_named_gitignore_neither_blocks_nor_leads_outside(tmp_path):
+    """A walked tree is untrusted: a FIFO named .gitignore blocked the walk forever (opened for reading with
+    no writer; git ls-files blocks on it too), and a .gitignore symlink was followed to rules outside the
+    tree. git (2.32+) does not follow an in-tree .gitignore symlink, and vegafs agrees with it."""
+    home, root = tmp_path / "home", tmp_path / "repo"
+    home.mkdir()
+    init_repo(root, home)
+    (tmp_path / "outside-rules").write_text("*.txt\n")
+    for name in ("a.txt", "b.log", "sub/c.txt", "sub/d.log", "fifo/e.txt"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("x")
+    (root / ".gitignore").write_text("*.log\n")
+    (root / "sub" / ".gitignore").symlink_to(tmp_path / "outside-rules")
+    expected = git_files(root, home)
+    assert {"a.txt", "sub/c.txt", "fifo/e.txt"} <= expected
+    assert vegafs_files(root) == expected
+    os.mkfifo(root / "fifo" / ".gitignore")
+    code = f"import vegafs; r = vegafs.scan_tree({str(root)!r}, gitignore=True); print(sorted(map(str, r.paths)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert vegafs_files(root) == expected | {"fifo/.gitignore"}

@@ -71,10 +71,10 @@ internal sealed class IgnoreFiles
             int cut = dir.Length == 1 ? 1 : dir.Length + 1;
             byte[] below = [.. root.AsSpan(cut), (byte)'/']; // the root relative to this ancestor
             int depth = i - ancestors.Count;
-            if (Load(Join(dir, ".ignore"u8)) is { } dot) dotIgnore = new Frame(dot, below, 0, depth, dotIgnore);
+            if (Load(Join(dir, ".ignore"u8), follow: false) is { } dot) dotIgnore = new Frame(dot, below, 0, depth, dotIgnore);
             if (repository < 0 || i < repository) continue;
-            if (i == repository && Load(Join(dir, ".git/info/exclude"u8)) is { } info) exclude = new Frame(info, below, 0, depth, null);
-            if (Load(Join(dir, ".gitignore"u8)) is { } git) gitignore = new Frame(git, below, 0, depth, gitignore);
+            if (i == repository && Load(Join(dir, ".git/info/exclude"u8), follow: true) is { } info) exclude = new Frame(info, below, 0, depth, null);
+            if (Load(Join(dir, ".gitignore"u8), follow: false) is { } git) gitignore = new Frame(git, below, 0, depth, gitignore);
         }
         return new IgnoreFiles(dotIgnore, gitignore, exclude, repository >= 0);
     }
@@ -93,13 +93,13 @@ internal sealed class IgnoreFiles
             {
                 inRepository = true;
                 gitignore = null;
-                exclude = LoadAt(fd, ".git/info/exclude\0"u8) is { } info ? new Frame(info, [], relative.Length, depth, null) : null;
+                exclude = LoadAt(fd, ".git/info/exclude\0"u8, follow: true) is { } info ? new Frame(info, [], relative.Length, depth, null) : null;
             }
         }
-        if (inRepository && LoadAt(fd, ".gitignore\0"u8) is { } rules)
+        if (inRepository && LoadAt(fd, ".gitignore\0"u8, follow: false) is { } rules)
             gitignore = new Frame(rules, [], relative.Length, depth, Relevant(gitignore, rules, depth));
         Frame? dotIgnore = _dotIgnore;
-        if (LoadAt(fd, ".ignore\0"u8) is { } dot) dotIgnore = new Frame(dot, [], relative.Length, depth, Relevant(dotIgnore, dot, depth));
+        if (LoadAt(fd, ".ignore\0"u8, follow: false) is { } dot) dotIgnore = new Frame(dot, [], relative.Length, depth, Relevant(dotIgnore, dot, depth));
         if (gitignore == _gitignore && exclude == _exclude && dotIgnore == _dotIgnore && inRepository == _inRepository) return this;
         return new IgnoreFiles(dotIgnore, gitignore, exclude, inRepository);
     }
@@ -143,23 +143,35 @@ internal sealed class IgnoreFiles
         fixed (byte* p = pathZ) return PosixDirectory.StatAt(Libc.AT_FDCWD, p, follow: false, &stat) == 0;
     }
 
-    private static unsafe IgnoreRules? Load(byte[] pathZ)
+    private static unsafe IgnoreRules? Load(byte[] pathZ, bool follow)
     {
-        fixed (byte* p = pathZ) return Read(Libc.AT_FDCWD, p);
+        fixed (byte* p = pathZ) return Read(Libc.AT_FDCWD, p, follow);
     }
 
-    private static unsafe IgnoreRules? LoadAt(int dirFd, ReadOnlySpan<byte> nameZ)
+    private static unsafe IgnoreRules? LoadAt(int dirFd, ReadOnlySpan<byte> nameZ, bool follow)
     {
-        fixed (byte* p = nameZ) return Read(dirFd, p);
+        fixed (byte* p = nameZ) return Read(dirFd, p, follow);
     }
 
-    /// <summary>Reads and parses a rules file; a missing or unreadable file (or a directory) has no rules.</summary>
-    private static unsafe IgnoreRules? Read(int dirFd, byte* pathZ)
+    /// <summary>
+    /// Reads and parses a rules file; a missing or unreadable file, or anything but a regular file, has no
+    /// rules. A tree is untrusted: a FIFO named .gitignore must not block the walk (O_NONBLOCK, then the kind
+    /// is checked), and like git (2.32+) a .gitignore or .ignore that is a symlink is not followed
+    /// (<paramref name="follow"/> false); .git/info/exclude is the repository's own file and is.
+    /// </summary>
+    private static unsafe IgnoreRules? Read(int dirFd, byte* pathZ, bool follow)
     {
+        int flags = Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NONBLOCK | (follow ? 0 : Libc.O_NOFOLLOW);
         int fd;
-        do fd = Libc.OpenAt(dirFd, pathZ, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+        do fd = Libc.OpenAt(dirFd, pathZ, flags, 0);
         while (fd < 0 && PosixDirectory.LastErrno() == Libc.EINTR);
         if (fd < 0) return null;
+        StatxBuffer stat;
+        if (PosixDirectory.StatFd(fd, &stat) != 0 || (stat.Mode & 0xF000) != 0x8000)
+        {
+            Libc.Close(fd);
+            return null;
+        }
         try
         {
             var content = new List<byte>();
@@ -168,7 +180,7 @@ internal sealed class IgnoreFiles
             {
                 nint read = Libc.Read(fd, buffer, 8192);
                 if (read < 0 && PosixDirectory.LastErrno() == Libc.EINTR) continue;
-                if (read <= 0) break; // EISDIR for a directory named .gitignore: no rules
+                if (read <= 0) break;
                 content.AddRange(new ReadOnlySpan<byte>(buffer, (int)read));
             }
             return IgnoreRules.Parse(CollectionsMarshal.AsSpan(content));
