@@ -360,22 +360,22 @@ def test_readers_open_reliably_while_a_writer_adds_and_compacts(tmp_path):
 
 # ---------------------------------------------------------------- metadata limits, k
 
+def _nested(levels: int) -> dict:
+    """{"x": {"x": ... {}}} with ``levels`` + 1 objects."""
+    top: dict = {}
+    node = top
+    for _ in range(levels):
+        node["x"] = {}
+        node = node["x"]
+    return top
+
+
 def test_metadata_is_checked_at_add_and_one_deep_row_cannot_break_filters(tmp_path):
     with vegafs.VectorStore(tmp_path / "s", dim=4, metric="l2") as store:
-        deep: dict = {}
-        node = deep
-        for _ in range(70):
-            node["x"] = {}
-            node = node["x"]
         with pytest.raises(ValueError, match="nested deeper than 32"):
-            store.add(np.ones((1, 4), np.float32), ids=["deep"], metadata=[deep])
-        very_deep: dict = {}
-        node = very_deep
-        for _ in range(5000):
-            node["x"] = {}
-            node = node["x"]
+            store.add(np.ones((1, 4), np.float32), ids=["deep"], metadata=[_nested(70)])
         with pytest.raises(ValueError, match="nested too deeply"):
-            store.add(np.ones((1, 4), np.float32), ids=["deeper"], metadata=[very_deep])
+            store.add(np.ones((1, 4), np.float32), ids=["deeper"], metadata=[_nested(5000)])
         with pytest.raises(ValueError, match="bytes of JSON"):
             store.add(np.ones((1, 4), np.float32), ids=["big"], metadata=[{"blob": "x" * (1 << 20)}])
         store.add(np.ones((2, 4), np.float32), ids=["ok", "ok2"], metadata=[{"k": "v", "n": [[[1]]]}, None])

@@ -584,13 +584,13 @@ def interruptible(call: Callable[[int], T], background: bool = True) -> T:
     runs on a helper thread while this one waits; KeyboardInterrupt (or any exception) while waiting
     sets the token, waits for the call to stop (native loops look at the token every few ms of work, and
     leave what they were changing as it was) and propagates. Elsewhere the call runs inline."""
+    if not background or threading.current_thread() is not threading.main_thread():
+        return call(0)  # no token: nothing here could set it
     ffi, lib = native()
     out = ffi.new("int64_t*")
     check(lib.vega_cancel_new(out))
     token = out[0]
     try:
-        if not background or threading.current_thread() is not threading.main_thread():
-            return call(token)
         outcome: list[Any] = []
 
         def run() -> None:

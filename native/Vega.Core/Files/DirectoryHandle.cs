@@ -112,14 +112,19 @@ public sealed unsafe class DirectoryHandle : IDisposable
         long length = RandomAccess.GetLength(handle);
         if (length > maxLength) throw new InvalidDataException($"{System.IO.Path.Join(Path, name)}: {length} bytes, more than the {maxLength} such a file can have");
         var data = new byte[length];
-        int done = 0;
-        while (done < data.Length)
+        ReadExactly(handle, data, 0, System.IO.Path.Join(Path, name));
+        return data;
+    }
+
+    /// <summary>Fills <paramref name="into"/> from <paramref name="offset"/> of a file another process may be shrinking: a short read is an <see cref="InvalidDataException"/> naming <paramref name="what"/>.</summary>
+    public static void ReadExactly(SafeFileHandle file, Span<byte> into, long offset, string what)
+    {
+        for (int done = 0; done < into.Length;)
         {
-            int n = RandomAccess.Read(handle, data.AsSpan(done), done);
-            if (n <= 0) throw new InvalidDataException($"{System.IO.Path.Join(Path, name)}: shrank while being read");
+            int n = RandomAccess.Read(file, into[done..], offset + done);
+            if (n <= 0) throw new InvalidDataException($"{what}: shrank while being read");
             done += n;
         }
-        return data;
     }
 
     /// <summary>Creates the new file <paramref name="name"/> (fails if anything, a symlink included, has that name).</summary>

@@ -552,8 +552,9 @@ public sealed unsafe class HnswGraph
         using var file = directory.OpenRead(name);
         long length = RandomAccess.GetLength(file);
         Span<byte> header = stackalloc byte[HeaderSize];
-        if (length < HeaderSize || RandomAccess.Read(file, header, 0) != HeaderSize || !header[..8].SequenceEqual(Magic))
-            throw new InvalidDataException($"{name}: truncated or not a vegafs HNSW index");
+        if (length < HeaderSize) throw new InvalidDataException($"{name}: truncated or not a vegafs HNSW index");
+        DirectoryHandle.ReadExactly(file, header, 0, name);
+        if (!header[..8].SequenceEqual(Magic)) throw new InvalidDataException($"{name}: truncated or not a vegafs HNSW index");
         if (BinaryPrimitives.ReadUInt64LittleEndian(header[56..]) != XxHash3.Hash64(header[..56]))
             throw new InvalidDataException($"{name}: corrupted header (checksum mismatch)");
         int version = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
@@ -575,12 +576,7 @@ public sealed unsafe class HnswGraph
         if (length > largest) throw new InvalidDataException($"{name}: {length} bytes, more than a graph of {count} rows can have");
         if (length > Array.MaxLength) throw new InvalidDataException($"{name}: {length} bytes, too large to load");
         byte[] data = new byte[length];
-        for (int done = 0; done < data.Length;)
-        {
-            int n = RandomAccess.Read(file, data.AsSpan(done), done);
-            if (n <= 0) throw new InvalidDataException($"{name}: shrank while being read");
-            done += n;
-        }
+        DirectoryHandle.ReadExactly(file, data, 0, name);
         if (!data.AsSpan(0, HeaderSize).SequenceEqual(header)) throw new InvalidDataException($"{name}: changed while being read");
         if (XxHash3.Hash64(data.AsSpan(HeaderSize)) != BinaryPrimitives.ReadUInt64LittleEndian(header[48..]))
             throw new InvalidDataException($"{name}: corrupted data (checksum mismatch)");

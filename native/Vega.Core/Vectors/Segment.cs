@@ -179,18 +179,16 @@ public sealed unsafe class Segment : IDisposable
         long length = RandomAccess.GetLength(file);
         if (length < HeaderSize) throw new InvalidDataException($"{name}: truncated ({length} bytes, shorter than its header)");
         Span<byte> header = stackalloc byte[HeaderSize];
-        if (RandomAccess.Read(file, header, 0) != HeaderSize) throw new InvalidDataException($"{name}: changed while being read");
+        DirectoryHandle.ReadExactly(file, header, 0, name);
         var layout = Layout.Check(name, header, length, dim, metric);
         var memory = new PrivateMemory(length);
         try
         {
             byte* data = memory.Pointer;
-            for (long at = 0; at < length;)
+            for (long at = 0; at < length; at += Chunk)
             {
                 cancel.ThrowIfCancellationRequested();
-                int n = RandomAccess.Read(file, new Span<byte>(data + at, (int)Math.Min(Chunk, length - at)), at);
-                if (n <= 0) throw new InvalidDataException($"{name}: shrank while being read");
-                at += n;
+                DirectoryHandle.ReadExactly(file, new Span<byte>(data + at, (int)Math.Min(Chunk, length - at)), at, name);
             }
             if (!new ReadOnlySpan<byte>(data, HeaderSize).SequenceEqual(header)) throw new InvalidDataException($"{name}: changed while being read");
             var hasher = Hasher.Create(HashAlgorithmKind.Xxh3_64);
