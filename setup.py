@@ -25,14 +25,17 @@ RIDS = {"x86_64": "linux-x64", "aarch64": "linux-arm64"}
 
 
 # NativeAOT compiles for a baseline CPU, where Avx2.IsSupported is false: the AVX2/FMA kernels (XXH3,
-# vector distances) only run in a library built for x86-64-v3. x86-64 wheels carry both; vegafs loads
-# the v3 one on CPUs that have its features (vegafs._native.library_path). Measured: XXH3 3.4x, batched
-# vector search 1.9x faster.
-V3_LIBRARY = "libvega-x86-64-v3.so"
+# vector distances) only run in a library compiled for those instruction sets. x86-64 wheels carry both
+# builds; vegafs loads the fast one when /proc/cpuinfo lists every set below (vegafs._native.choose_library).
+# The runtime inside the fast build checks the same sets with CPUID as it loads (g_requiredCpuFeatures) and
+# aborts the process if one is missing. This is x86-64-v3 without LZCNT, which hypervisors hide on CPUs
+# whose AVX2 and FMA work (and which no hot loop here needs).
+FAST_LIBRARY = "libvega-avx2.so"
+FAST_INSTRUCTION_SET = "x86-x64-v2,avx2,bmi,bmi2,fma,movbe"
 
 
 def build_native_library(out_dir: Path) -> list[Path]:
-    """`dotnet publish` the NativeAOT library (and on x86-64 its x86-64-v3 build); VEGAFS_PREBUILT_LIBRARY
+    """`dotnet publish` the NativeAOT library (and on x86-64 its AVX2 build); VEGAFS_PREBUILT_LIBRARY
     skips the build (e.g. in CI) and ships that one library."""
     prebuilt = os.environ.get("VEGAFS_PREBUILT_LIBRARY")
     if prebuilt:
@@ -43,7 +46,9 @@ def build_native_library(out_dir: Path) -> list[Path]:
     if rid is None:
         raise RuntimeError(f"unsupported machine {platform.machine()!r}: vegafs builds for {sorted(RIDS)}")
     built = []
-    variants = [("", [])] + ([("v3", ["-p:IlcInstructionSet=x86-x64-v3"])] if rid == "linux-x64" else [])
+    # MSBuild splits property values on "," unless it is escaped.
+    fast = ["-p:IlcInstructionSet=" + FAST_INSTRUCTION_SET.replace(",", "%2C")]
+    variants = [("", [])] + ([("avx2", fast)] if rid == "linux-x64" else [])
     for name, options in variants:
         target = out_dir / name if name else out_dir
         subprocess.run(["dotnet", "publish", str(NATIVE_PROJECT), "-c", "Release", "-r", rid, *options,
@@ -66,7 +71,7 @@ class BuildPyWithNative(build_py):
         libraries = build_native_library(ROOT / "build" / "native")
         shutil.copy2(libraries[0], target / "libvega.so")
         if len(libraries) > 1:
-            shutil.copy2(libraries[1], target / V3_LIBRARY)
+            shutil.copy2(libraries[1], target / FAST_LIBRARY)
         shutil.copy2(HEADER, target / "vega.h")
 
 

@@ -146,14 +146,73 @@ def test_cancel_from_another_thread_raises_cancelled(tmp_path):
         list(job.batches())
 
 
-def test_the_x86_64_v3_build_is_loaded_on_cpus_that_have_its_features(monkeypatch):
-    from vegafs import _native
-    package = Path(_native.__file__).parent
+def test_the_avx2_build_is_chosen_exactly_when_the_cpu_reports_every_set_it_needs(monkeypatch):
     monkeypatch.delenv("VEGAFS_LIBRARY", raising=False)
-    chosen = _native.library_path()
-    if (package / "libvega-x86-64-v3.so").exists() and _native._cpu_has_x86_64_v3():
-        assert chosen.endswith("libvega-x86-64-v3.so")
-    else:
-        assert chosen.endswith("libvega.so")
+    package = Path(_native.__file__).parent
+    if not (package / "libvega-avx2.so").exists():
+        choice = _native.choose_library(_native.FAST_BUILD_FLAGS)
+        assert (choice.build, Path(choice.path).name) == ("baseline", "libvega.so")
+        assert "no libvega-avx2.so" in choice.reason
+        return
+    # This project's machines: AVX2 and FMA work, but the hypervisor hides LZCNT ("abm").
+    without_abm = _native.FAST_BUILD_FLAGS | {"avx512f", "hypervisor"}
+    choice = _native.choose_library(without_abm)
+    assert (choice.build, Path(choice.path).name) == ("avx2", "libvega-avx2.so")
+    for missing in ("avx2", "fma", "movbe"):
+        choice = _native.choose_library(_native.FAST_BUILD_FLAGS - {missing})
+        assert (choice.build, Path(choice.path).name) == ("baseline", "libvega.so")
+        assert choice.reason == f"the CPU does not report {missing}, which the AVX2 build needs"
+    choice = _native.choose_library(frozenset({"sse2"}))
+    assert choice.build == "baseline" and "avx2, bmi1, bmi2, fma, movbe, pni" in choice.reason
+    monkeypatch.setattr(_native, "cpu_flags", lambda: None)
+    assert _native.choose_library().build == "baseline"
     monkeypatch.setenv("VEGAFS_LIBRARY", "/elsewhere/libvega.so")
+    assert _native.choose_library(_native.FAST_BUILD_FLAGS) == _native.LibraryChoice(
+        "/elsewhere/libvega.so", "custom", "VEGAFS_LIBRARY is set")
     assert _native.library_path() == "/elsewhere/libvega.so"
+
+
+def test_cpu_flags_reads_the_flags_line(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: X\nflags\t\t: fpu sse2 avx2 fma\n\nprocessor\t: 1\n")
+    assert _native.cpu_flags(str(cpuinfo)) == {"fpu", "sse2", "avx2", "fma"}
+    cpuinfo.write_text("processor\t: 0\n")
+    assert _native.cpu_flags(str(cpuinfo)) is None
+    assert _native.cpu_flags(str(tmp_path / "missing")) is None
+
+
+def test_native_info_says_which_build_runs_and_its_simd_code():
+    info = vegafs.native_info()
+    assert info["build"] in ("avx2", "baseline", "custom") and info["reason"]
+    assert "vector128" in info["simd"]
+    if info["build"] == "avx2":
+        assert {"avx2", "fma", "vector256"} <= set(info["simd"])
+    if info["build"] == "baseline":
+        assert "avx2" not in info["simd"]
+
+
+# .NET 9's XArchIntrinsicConstants (the bits of a NativeAOT library's g_requiredCpuFeatures, which its
+# runtime checks with CPUID at load), as /proc/cpuinfo names each instruction set.
+_REQUIRED_CPU_FEATURE_BITS = {0x1: "aes", 0x2: "pclmulqdq", 0x4: "pni", 0x8: "ssse3", 0x10: "sse4_1",
+                              0x20: "sse4_2", 0x40: "popcnt", 0x80: "avx", 0x100: "fma", 0x200: "avx2",
+                              0x400: "bmi1", 0x800: "bmi2", 0x1000: "abm", 0x2000: "avx_vnni", 0x4000: "movbe"}
+
+
+def required_cpu_features(library: Path) -> int:
+    """The value of g_requiredCpuFeatures in a built library, found through its separate debug symbols."""
+    symbols = subprocess.run(["nm", str(library) + ".dbg"], capture_output=True, text=True, check=True).stdout
+    address = int(next(line.split()[0] for line in symbols.splitlines() if line.endswith(" g_requiredCpuFeatures")), 16)
+    dump = subprocess.run(["objdump", "-s", f"--start-address={address}", f"--stop-address={address + 4}",
+                           str(library)], capture_output=True, text=True, check=True).stdout
+    return int.from_bytes(bytes.fromhex(dump.strip().splitlines()[-1].split()[1]), "little")
+
+
+def test_the_loader_checks_exactly_what_the_avx2_builds_runtime_requires():
+    built = ROOT / "build" / "native"
+    if not (built / "avx2" / "libvega.so.dbg").exists():
+        pytest.skip("no AVX2 build with debug symbols in build/native: built only on x86-64")
+    required = required_cpu_features(built / "avx2" / "libvega.so")
+    names = {name for bit, name in _REQUIRED_CPU_FEATURE_BITS.items() if required & bit}
+    assert required == sum(bit for bit, name in _REQUIRED_CPU_FEATURE_BITS.items() if name in names), hex(required)
+    assert names == _native.FAST_BUILD_FLAGS
+    assert required_cpu_features(built / "libvega.so") == 0  # the baseline build loads on any x86-64

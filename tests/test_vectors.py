@@ -250,8 +250,8 @@ while True:
     assert before > 0
 
 
-def test_the_baseline_library_gives_the_same_results_as_the_x86_64_v3_build(tmp_path):
-    """The SSE-only build (no AVX2 kernels) that CPUs without x86-64-v3 load, checked in a child process."""
+def test_the_baseline_library_gives_the_same_results_as_the_avx2_build(tmp_path):
+    """The SSE-only build (no AVX2 kernels) that CPUs without AVX2/FMA load, checked in a child process."""
     from vegafs import _native
     baseline = Path(_native.__file__).parent / "libvega.so"
     code = f"""

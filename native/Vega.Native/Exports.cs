@@ -1,4 +1,7 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 using Vega.Core;
 using Vega.Core.Analysis;
 using Vega.Core.Files;
@@ -17,7 +20,7 @@ namespace Vega.Native;
 public static unsafe partial class Exports
 {
     /// <summary>Bump on any change to vega.h; the Python package refuses a library with another value.</summary>
-    public const int AbiVersion = 9;
+    public const int AbiVersion = 10;
 
     private static readonly byte* s_version = StaticString(
         typeof(Exports).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
@@ -25,6 +28,15 @@ public static unsafe partial class Exports
 
     [UnmanagedCallersOnly(EntryPoint = "vega_abi_version")]
     public static int AbiVersionExport() => AbiVersion;
+
+    [UnmanagedCallersOnly(EntryPoint = "vega_simd_features")]
+    public static uint SimdFeatures() =>
+        (Vector128.IsHardwareAccelerated ? 1u : 0)
+        | (Vector256.IsHardwareAccelerated ? 2u : 0)
+        | (Vector512.IsHardwareAccelerated ? 4u : 0)
+        | (Avx2.IsSupported ? 8u : 0)
+        | (Fma.IsSupported ? 16u : 0)
+        | (AdvSimd.IsSupported ? 32u : 0);
 
     [UnmanagedCallersOnly(EntryPoint = "vega_library_version")]
     public static int LibraryVersion(byte** text, nuint* length)

@@ -30,7 +30,15 @@ extern "C" {
 #endif
 
 /* BEGIN CDEF */
-#define VEGA_ABI_VERSION 9
+#define VEGA_ABI_VERSION 10
+
+/* SIMD capabilities of the loaded library's code on this CPU (vega_simd_features). */
+#define VEGA_SIMD_VECTOR128 1   /* 128-bit vector operations are hardware accelerated */
+#define VEGA_SIMD_VECTOR256 2   /* 256-bit vector operations are hardware accelerated */
+#define VEGA_SIMD_VECTOR512 4   /* 512-bit vector operations are hardware accelerated */
+#define VEGA_SIMD_AVX2 8        /* the AVX2 kernels run (XXH3, vector distances) */
+#define VEGA_SIMD_FMA 16        /* fused multiply-add runs (vector distances) */
+#define VEGA_SIMD_ADVSIMD 32    /* Arm64 Advanced SIMD */
 
 /* Status codes. */
 #define VEGA_OK 0
@@ -139,6 +147,10 @@ typedef struct vega_report {
 
 /* The ABI version the library was built with; must equal VEGA_ABI_VERSION. */
 int32_t vega_abi_version(void);
+
+/* What SIMD code the library runs on this CPU (VEGA_SIMD_* bits): a NativeAOT build compiles
+   instruction sets in or out, so the same source gives different kernels in different builds. */
+uint32_t vega_simd_features(void);
 
 /* The library's version text (UTF-8, static: not freed). */
 int32_t vega_library_version(const uint8_t** text, size_t* length);

@@ -80,7 +80,9 @@ __version__ = "0.1.0"
 
 
 def native_info() -> dict[str, Any]:
-    """The native library in use: ``backend``, ``library`` (its path), ``version``, ``abi_version``."""
+    """The native library in use: ``library`` (its path), ``build`` (``"avx2"``, ``"baseline"`` or
+    ``"custom"`` when ``$VEGAFS_LIBRARY`` names it), ``reason`` (why that build was chosen), ``simd``
+    (the vector instruction sets its code runs on this CPU), ``version``, ``abi_version``, ``backend``."""
     from . import _native
     return _native.info()
 

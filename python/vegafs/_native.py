@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, TypeVar
 from . import errors
 from ._paths import ENCODE_ERRORS, ENCODING, splitter
 
-ABI_VERSION = 9
+ABI_VERSION = 10
 _LIBRARY_FILE = "libvega.so"
 _HEADER_FILE = "vega.h"
 _POLL_MS = 50
@@ -25,7 +25,7 @@ _BACKGROUND_BYTES = 4 << 20  # a buffer from which a native call runs on a helpe
 T = TypeVar("T")
 
 _lock = threading.Lock()
-_loaded: tuple[Any, Any, str] | None = None
+_loaded: tuple[Any, Any, LibraryChoice] | None = None
 _forked_child = False
 
 
@@ -47,35 +47,67 @@ def _package_dir() -> Path:
     return Path(__file__).resolve().parent
 
 
-_V3_LIBRARY_FILE = "libvega-x86-64-v3.so"
-# x86-64-v3's features as /proc/cpuinfo names them (lzcnt is "abm"; osxsave is implied by avx in the list).
-_V3_FLAGS = frozenset({"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"})
+_FAST_LIBRARY_FILE = "libvega-avx2.so"
+# Every instruction set the fast build is compiled for (setup.py FAST_INSTRUCTION_SET), as /proc/cpuinfo
+# names them ("pni" is SSE3). The NativeAOT runtime checks the same set with CPUID when the library loads
+# and aborts the whole process if one is missing, so the library is loaded only when all are listed.
+# LZCNT ("abm") is left out of the build on purpose: hypervisors hide it from /proc/cpuinfo on CPUs
+# whose AVX2 and FMA work, and nothing hot here counts leading zeros.
+FAST_BUILD_FLAGS = frozenset({"pni", "ssse3", "sse4_1", "sse4_2", "popcnt", "avx", "avx2", "fma", "bmi1",
+                              "bmi2", "movbe"})
+_SIMD_NAMES = {1: "vector128", 2: "vector256", 4: "vector512", 8: "avx2", 16: "fma", 32: "advsimd"}
 
 
-def _cpu_has_x86_64_v3() -> bool:
+@dataclass(frozen=True)
+class LibraryChoice:
+    """Which native library to load, which build that is, and why it was chosen."""
+    path: str
+    build: str  # "avx2", "baseline" or "custom" ($VEGAFS_LIBRARY)
+    reason: str
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str] | None:
+    """The CPU's feature flags as the kernel lists them, or None if it does not say."""
     try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+        with open(cpuinfo, encoding="ascii", errors="replace") as handle:
             for line in handle:
                 if line.startswith("flags"):
-                    return _V3_FLAGS <= set(line.split(":", 1)[1].split())
+                    return frozenset(line.split(":", 1)[1].split())
     except OSError:
         pass
-    return False
+    return None
+
+
+def choose_library(flags: frozenset[str] | None = None) -> LibraryChoice:
+    """``$VEGAFS_LIBRARY`` if set; else the package's AVX2/FMA build when the CPU reports every
+    instruction set it needs (``flags``, read from /proc/cpuinfo by default); else the baseline build."""
+    chosen = os.environ.get("VEGAFS_LIBRARY")
+    if chosen:
+        return LibraryChoice(chosen, "custom", "VEGAFS_LIBRARY is set")
+    baseline = str(_package_dir() / _LIBRARY_FILE)
+    fast = _package_dir() / _FAST_LIBRARY_FILE
+    if not fast.exists():
+        return LibraryChoice(baseline, "baseline", f"this installation has no {_FAST_LIBRARY_FILE} "
+                                                   "(it is built for x86-64 only)")
+    if flags is None:
+        flags = cpu_flags()
+    if flags is None:
+        return LibraryChoice(baseline, "baseline", "/proc/cpuinfo lists no CPU flags, so the AVX2 build "
+                                                   "cannot be proven safe to load")
+    missing = sorted(FAST_BUILD_FLAGS - flags)
+    if missing:
+        return LibraryChoice(baseline, "baseline", "the CPU does not report " + ", ".join(missing)
+                             + ", which the AVX2 build needs")
+    return LibraryChoice(str(fast), "avx2", "the CPU reports every instruction set the AVX2 build needs: "
+                         + ", ".join(sorted(FAST_BUILD_FLAGS)))
 
 
 def library_path() -> str:
-    """Where the native library is loaded from: ``$VEGAFS_LIBRARY``, else the package's x86-64-v3 build
-    (AVX2/FMA kernels) on CPUs that have those features, else its baseline build."""
-    chosen = os.environ.get("VEGAFS_LIBRARY")
-    if chosen:
-        return chosen
-    v3 = _package_dir() / _V3_LIBRARY_FILE
-    if v3.exists() and _cpu_has_x86_64_v3():
-        return str(v3)
-    return str(_package_dir() / _LIBRARY_FILE)
+    """Where the native library is loaded from (see :func:`choose_library`)."""
+    return choose_library().path
 
 
-def _load() -> tuple[Any, Any, str]:
+def _load() -> tuple[Any, Any, LibraryChoice]:
     global _loaded
     with _lock:
         if _loaded is not None:
@@ -84,7 +116,8 @@ def _load() -> tuple[Any, Any, str]:
             from cffi import FFI
         except ImportError as exc:  # pragma: no cover - cffi is a hard dependency
             raise errors.NativeLibraryError("vegafs needs the 'cffi' package") from exc
-        path = library_path()
+        choice = choose_library()
+        path = choice.path
         header = _package_dir() / _HEADER_FILE
         try:
             ffi = FFI()
@@ -99,7 +132,7 @@ def _load() -> tuple[Any, Any, str]:
             raise errors.NativeLibraryError(
                 f"the native library {path} has ABI version {found}, but this vegafs package needs "
                 f"{ABI_VERSION}: reinstall vegafs so that the package and its library match")
-        _loaded = (ffi, lib, path)
+        _loaded = (ffi, lib, choice)
         return _loaded
 
 
@@ -115,14 +148,20 @@ def native() -> tuple[Any, Any]:
 
 
 def info() -> dict[str, Any]:
-    """The loaded native library: its path, version text and ABI version."""
+    """The loaded native library: its path, build and why it was chosen, version, ABI version, and the
+    SIMD code it runs on this CPU."""
     ffi, lib = native()
+    choice = _load()[2]
     text = ffi.new("uint8_t**")
     length = ffi.new("size_t*")
     check(lib.vega_library_version(text, length))
+    simd = lib.vega_simd_features()
     return {
         "backend": "native",
-        "library": _loaded[2] if _loaded else library_path(),
+        "library": choice.path,
+        "build": choice.build,
+        "reason": choice.reason,
+        "simd": [name for bit, name in _SIMD_NAMES.items() if simd & bit],
         "version": bytes(ffi.buffer(text[0], length[0])).decode(),
         "abi_version": ABI_VERSION,
     }
