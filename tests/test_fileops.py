@@ -214,7 +214,9 @@ def test_get_file_info_of_links_and_special_files(tmp_path):
         vegafs.get_file_info(tmp_path / "dangling")
     assert vegafs.get_file_info(tmp_path / "dangling", follow_symlinks=False).symlink_target == "nowhere"
     assert vegafs.get_file_info(tmp_path / "fifo").kind is vegafs.Kind.FIFO
-    assert vegafs.get_file_info(tmp_path / "fifo").to_dict()["kind"] == "fifo"
+    fifo = vegafs.get_file_info(tmp_path / "fifo").to_dict()
+    assert (fifo["kind"], fifo["is_file"], fifo["is_dir"]) == ("fifo", False, False)
+    assert vegafs.get_file_info(tmp_path).to_dict()["is_dir"] is True
 
 
 def test_fsspec_round_trip():

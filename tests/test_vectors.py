@@ -337,6 +337,12 @@ def test_the_vexfs_sdk_module(tmp_path):
         assert all(r["id"] != greeting for r in vexfs.query("hello world", top_k=5))
         with pytest.raises(KeyError):
             vexfs.delete(greeting)
+        with pytest.raises(ValueError, match="one vector or one text, not a batch of 2"):
+            vexfs.query(["hello", "fox"])
+        with pytest.raises(ValueError, match="has dim 384, not 128"):
+            vexfs.init(tmp_path / "vexfs", dim=128)
+        with pytest.raises(RuntimeError, match="init"):  # not "not a live vector store"
+            vexfs.query("hello")
     finally:
         vexfs.close()
     with pytest.raises(RuntimeError, match="init"):

@@ -101,6 +101,8 @@ def test_glob_and_glob_files(tmp_path):
     files = vegafs.glob_files(str(root), ["*.py", "*.rs"])
     assert files == sorted(p for p in reference_scan(root, ["*.py", "*.rs"], None) if os.path.isfile(p))
     assert str(root / "dir.py") not in files
+    assert vegafs.glob_files(root, ["*.py", "*.rs"], exclude=["src"]) == sorted(
+        p for p in reference_scan(root, ["*.py", "*.rs"], ["src"]) if os.path.isfile(p))
     assert sorted(vegafs.glob(os.fsencode(root), "*.rs", exclude=["src"])) == sorted(
         os.fsencode(p) for p in reference_scan(root, ["*.rs"], ["src"]))
     assert vegafs.glob(str(root), "nothing-matches-this") == []

@@ -323,7 +323,8 @@ class FileInfo:
         def text(value: Any) -> Any:
             return os.fsdecode(value) if isinstance(value, bytes) else value
         return {
-            "path": text(self.path), "kind": str(self.kind), "size": self.size, "mode": self.mode,
+            "path": text(self.path), "kind": str(self.kind), "is_file": self.is_file, "is_dir": self.is_dir,
+            "size": self.size, "mode": self.mode,
             "permissions": self.permissions, "uid": self.uid, "gid": self.gid, "atime_ns": self.atime_ns,
             "mtime_ns": self.mtime_ns, "ctime_ns": self.ctime_ns, "inode": self.inode, "device": self.device,
             "nlink": self.nlink, "symlink_target": text(self.symlink_target),

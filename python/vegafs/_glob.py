@@ -31,6 +31,7 @@ def glob(root: AnyStr | os.PathLike[AnyStr], patterns: PatternArg | PatternMatch
     return paths
 
 
-def glob_files(root: str | os.PathLike[str], patterns: PatternArg) -> list[str]:
-    """Vespera's ``glob_files``: the regular files below ``root`` that match ``patterns``, sorted."""
-    return sorted(glob(os.fspath(root), patterns, files_only=True))
+def glob_files(root: str | os.PathLike[str], patterns: PatternArg, exclude: Filter = None) -> list[str]:
+    """Vespera's ``glob_files``: the regular files below ``root`` that match ``patterns`` and not
+    ``exclude``, sorted."""
+    return sorted(glob(os.fspath(root), patterns, exclude, files_only=True))

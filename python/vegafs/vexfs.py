@@ -21,6 +21,7 @@ def init(path: str | os.PathLike[str], *, dim: int = 384, metric: str = "cosine"
     global _store
     if _store is not None:
         _store.close()
+        _store = None  # a failing open below leaves no closed store behind as the current one
     _store = VectorStore(path, dim=dim, metric=metric, embedder=embedder)
     return _store
 
@@ -37,8 +38,12 @@ def add(text: str, metadata: Mapping[str, Any] | None = None) -> str:
 
 
 def query(vector_or_text: Any, top_k: int = 10) -> list[dict[str, Any]]:
-    """The ``top_k`` stored documents nearest to a vector or a text."""
-    [result] = _current().query(vector_or_text, k=top_k)
+    """The ``top_k`` stored documents nearest to one vector or one text."""
+    results = _current().query(vector_or_text, k=top_k)
+    if len(results) != 1:
+        raise ValueError(f"vexfs.query takes one vector or one text, not a batch of {len(results)}: "
+                         "use VectorStore.query for batches")
+    [result] = results
     return [{"id": i, "distance": float(d), "metadata": m, "document": doc}
             for i, d, m, doc in zip(result.ids, result.distances, result.metadata, result.documents)]
 
