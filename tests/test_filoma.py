@@ -303,5 +303,20 @@ def test_config_dataframe(levels):
     assert list(analysis.to_df()["path"]) == [str(levels / "top.txt")]  # level1, at depth 1, is past the cut
 
 
+def test_fsspec_url(tmp_path):
+    fsspec = pytest.importorskip("fsspec")
+    fs = fsspec.filesystem("memory")
+    fs.pipe({"/filoma-t/top.py": b"y", "/filoma-t/a/one.txt": b"1", "/filoma-t/a/b/two.txt": b"22"})
+    try:
+        result = quiet().analyze("memory://filoma-t", max_depth=1)
+        assert (result["summary"]["total_files"], result["summary"]["total_folders"]) == (2, 2)
+        assert result["common_folder_names"] == {"a": 1} and result["depth_distribution"] == {0: 1, 1: 1}
+        assert result.report.engine.startswith("python (fsspec")
+        with pytest.raises(ValueError, match="Path does not exist"):
+            quiet().analyze("memory://filoma-missing")
+    finally:
+        fs.rm("/filoma-t", recursive=True)
+
+
 def test_top_level_name_is_the_filoma_profiler():
     assert vegafs.DirectoryProfiler is DirectoryProfiler
