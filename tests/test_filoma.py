@@ -73,6 +73,15 @@ def test_max_depth_distribution_and_names_stop_at_the_cut(levels):
     assert quiet(max_depth=1).analyze(levels, max_depth=3)["summary"]["total_folders"] == 4
 
 
+@pytest.mark.parametrize("exclude", ["level2", ["level2", "*.md"], vegafs.PatternMatcher(["LEVEL2"], case_sensitive=False)])
+def test_own_exclude_combines_with_the_depth_cut(levels, exclude):
+    (levels / "level1" / "other").mkdir()
+    summary = quiet(exclude=exclude).analyze(levels, max_depth=1)["summary"]
+    assert (summary["total_files"], summary["total_folders"]) == (2, 2)  # "other", at depth 2, is cut
+    summary = quiet(exclude=exclude).analyze(levels, max_depth=2)["summary"]
+    assert (summary["total_files"], summary["total_folders"]) == (2, 3)  # level2 excluded, other counted
+
+
 def test_filoma_example_tree(tmp_path):
     for folder in ("folder1", "folder2", "empty_folder", "nested/deep", ".hidden"):
         (tmp_path / folder).mkdir(parents=True)

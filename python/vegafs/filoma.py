@@ -81,8 +81,8 @@ class DirectoryProfiler:
         if isinstance(use_rust, DirectoryProfilerConfig):
             config = self.config = use_rust
             config.check_supported()
-            use_rust, use_parallel, use_fd = config.use_rust or config.search_backend != "python", \
-                config.use_parallel, config.use_fd
+            # filoma's "auto" takes its Rust backend whenever the build has one, whatever use_rust says.
+            use_rust, use_parallel, use_fd = True, config.use_parallel, False
             search_backend, parallel_threshold = config.search_backend, config.parallel_threshold
             build_dataframe, show_progress = config.build_dataframe, config.show_progress
             progress_callback, fast_path_only = config.progress_callback, config.fast_path_only
@@ -146,7 +146,7 @@ class DirectoryProfiler:
             return True
         except NativeLibraryError as error:
             warnings.warn(f"vegafs: the native engine is not available, using Python: {error}", RuntimeWarning,
-                          stacklevel=4)
+                          stacklevel=3)
             return False
 
     # Capability probes, answered for vegafs.
