@@ -13,6 +13,7 @@ import pytest
 
 import vegafs
 from analyzeref import filoma_reference, random_tree
+from conftest import run_python
 from vegafs.filoma import DirectoryAnalysis, DirectoryProfiler, DirectoryProfilerConfig, ProfileResult, probe
 
 FILOMA_KEYS = {"root_path", "summary", "file_extensions", "common_folder_names", "empty_folders",
@@ -167,9 +168,24 @@ def test_backend_choice_and_capability_probes(levels):
     assert sequential.get_implementation_info()["threads"] == 1
     with pytest.warns(RuntimeWarning, match="does not run fd"):
         fd = quiet(search_backend="fd")
-    assert fd._choose_backend() == "rust" and not fd.is_fd_available()
+    assert fd._choose_backend() == "rust" and not fd.is_fd_available() and not fd.use_fd
     with pytest.raises(ValueError, match="search_backend"):
         quiet(search_backend="walkdir")  # type: ignore[arg-type]
+
+
+def test_without_the_native_library_python_runs_with_a_warning(levels, tmp_path):
+    env = dict(os.environ, VEGAFS_LIBRARY=str(tmp_path / "nope.so"))
+    result = run_python(f"""
+        import warnings, vegafs
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            profiler = vegafs.DirectoryProfiler(show_progress=False)
+        info = profiler.get_implementation_info()
+        result = profiler.analyze({str(levels)!r})
+        print(caught[0].category.__name__, profiler._choose_backend(), info["rust_available"],
+              info["python_fallback"], result["summary"]["total_files"], result.report.engine)
+    """, env=env)
+    assert result.stdout.split() == ["RuntimeWarning", "python", "False", "True", "4", "python"], result.stderr
 
 
 def test_implementation_info_has_filoma_keys():
@@ -178,7 +194,9 @@ def test_implementation_info_has_filoma_keys():
             "using_parallel", "using_fd", "using_dataframe", "search_backend", "python_fallback"} <= set(info)
     assert info["rust_available"] and info["using_rust"] and not info["python_fallback"]
     assert info["using_fd"] is False and info["search_backend"] == "auto"
-    assert quiet(use_rust=False).get_implementation_info()["python_fallback"]
+    python = quiet(use_rust=False).get_implementation_info()
+    assert python["python_fallback"] and not python["using_rust"]
+    assert python["rust_available"]  # the library loads; this profiler just does not use it
 
 
 def test_parallel_threshold_picks_threads(generated, tmp_path):

@@ -82,7 +82,7 @@ class DirectoryProfiler:
             config = self.config = use_rust
             config.check_supported()
             # filoma's "auto" takes its Rust backend whenever the build has one, whatever use_rust says.
-            use_rust, use_parallel, use_fd = True, config.use_parallel, False
+            use_rust, use_parallel = True, config.use_parallel
             search_backend, parallel_threshold = config.search_backend, config.parallel_threshold
             build_dataframe, show_progress = config.build_dataframe, config.show_progress
             progress_callback, fast_path_only = config.progress_callback, config.fast_path_only
@@ -110,10 +110,10 @@ class DirectoryProfiler:
             warnings.warn("vegafs does not run fd: search_backend='fd' uses the native engine", RuntimeWarning,
                           stacklevel=2)
 
-        self._native_loaded = self._load_native() if use_rust and search_backend != "python" else False
+        self._native_loaded = _native_loads(fallback_warning=True) if use_rust and search_backend != "python" else False
         self.use_rust = self._native_loaded
         self.use_parallel = use_parallel and self.use_rust
-        self.use_fd = use_fd
+        self.use_fd = False  # accepted for filoma's signature; vegafs never runs fd
         self.search_backend = search_backend
         self.parallel_threshold = parallel_threshold
         self.build_dataframe = build_dataframe
@@ -139,16 +139,6 @@ class DirectoryProfiler:
         """vegafs's name for :attr:`use_rust`: whether the native engine runs."""
         return self.use_rust
 
-    @staticmethod
-    def _load_native() -> bool:
-        try:
-            _native.native()
-            return True
-        except NativeLibraryError as error:
-            warnings.warn(f"vegafs: the native engine is not available, using Python: {error}", RuntimeWarning,
-                          stacklevel=3)
-            return False
-
     # Capability probes, answered for vegafs.
     def is_rust_available(self) -> bool:
         """Whether the native engine (filoma's "rust" backend) is loaded and is the one that runs."""
@@ -170,9 +160,10 @@ class DirectoryProfiler:
         """Which engine runs and why: filoma's keys (``rust_*`` mean the native engine, ``fd_available``
         whether an ``fd`` program is on PATH, which vegafs does not use) and vegafs's."""
         parallel = self.use_parallel and self._threads != 1
+        native = self._native_loaded or _native_loads()
         return {
-            "rust_available": self._native_loaded,
-            "rust_parallel_available": self._native_loaded,
+            "rust_available": native,
+            "rust_parallel_available": native,
             "fd_available": shutil.which("fd") is not None,
             "dataframe_available": _pandas_importable(),
             "using_rust": self.use_rust,
@@ -184,7 +175,7 @@ class DirectoryProfiler:
             "engine": "native" if self.use_rust else "python",
             "reason": self._engine_reason,
             "threads_reason": self._threads_reason,
-            "native_available": self._native_loaded,
+            "native_available": native,
             "using_native": self.use_rust,
             "threads": (self._threads or len(os.sched_getaffinity(0))) if self.use_rust else 1,
         }
@@ -515,6 +506,19 @@ def _progress_adapter(callback: ProgressCallback) -> Callable[[WalkProgress], No
     def report(p: WalkProgress) -> None:
         callback(f"Analyzed {p.entries:,} entries in {p.directories:,} folders", p.entries, 0)
     return report
+
+
+def _native_loads(fallback_warning: bool = False) -> bool:
+    """Whether the native library loads (it is then loaded); ``fallback_warning`` warns that Python runs
+    instead when it does not."""
+    try:
+        _native.native()
+        return True
+    except NativeLibraryError as error:
+        if fallback_warning:
+            warnings.warn(f"vegafs: the native engine is not available, using Python: {error}", RuntimeWarning,
+                          stacklevel=3)
+        return False
 
 
 def _is_url(root: str | bytes) -> bool:
