@@ -153,6 +153,7 @@ def test_missing_path_or_file_raises_value_error(tmp_path, use_rust):
 def test_backend_choice_and_capability_probes(levels):
     default = quiet()
     assert default._choose_backend() == "rust"
+    assert default._probe_python(levels)["summary"] == default._analyze_rust(levels)["summary"]
     assert default.is_rust_available() and default.is_parallel_available() and default.use_native
     assert not default.is_fd_available() and not default.is_dataframe_enabled()
     python = quiet(use_rust=False)

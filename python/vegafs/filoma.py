@@ -202,12 +202,15 @@ class DirectoryProfiler:
         """filoma's backend names: "rust" when the native engine runs, else "python" (never "fd")."""
         return "rust" if self.use_rust else "python"
 
-    # filoma's per-backend entry points (its tests look for _analyze_rust to know the fast backend exists).
+    # filoma's per-backend entry points (its tests look for _analyze_rust / _probe_rust to know the fast
+    # backend exists).
     def _analyze_rust(self, root_path: StrOrBytesPath, max_depth: Optional[int] = None) -> ProfileResult:
         return self._profile(root_path, max_depth, "native", None)
 
     def _analyze_python(self, root_path: StrOrBytesPath, max_depth: Optional[int] = None) -> ProfileResult:
         return self._profile(root_path, max_depth, "python", None)
+
+    _probe_rust, _probe_python = _analyze_rust, _analyze_python  # filoma 1.4+'s names for them
 
     def _profile(self, root_path: StrOrBytesPath, max_depth: Optional[int], engine: Literal["native", "python"],
                  threads: Optional[int]) -> ProfileResult:
