@@ -56,7 +56,7 @@ class DirectoryProfiler:
 
     ``use_rust`` (alias ``use_native``) picks the native engine, falling back to Python with a warning if
     the native library cannot be loaded; ``search_backend`` "auto"/"rust" mean the native engine, "python"
-    the Python engine, and "fd" the native engine with a warning (vegafs does not run fd). ``use_parallel``
+    the Python engine, and "fd" is taken as "auto" with a warning (vegafs does not run fd). ``use_parallel``
     with ``parallel_threshold``: trees with at least that many entries (counted by reading at most that
     many) use every core, smaller ones one thread. ``build_dataframe`` adds a pandas DataFrame of the
     counted paths as ``result["dataframe"]``. ``show_progress=None`` shows progress on a terminal or in
@@ -107,7 +107,7 @@ class DirectoryProfiler:
         if build_dataframe:
             _pandas()  # refuse now, not after a long analysis
         if search_backend == "fd":
-            warnings.warn("vegafs does not run fd: search_backend='fd' uses the native engine", RuntimeWarning,
+            warnings.warn("vegafs does not run fd: search_backend='fd' is taken as 'auto'", RuntimeWarning,
                           stacklevel=2)
 
         self._native_loaded = _native_loads(fallback_warning=True) if use_rust and search_backend != "python" else False
