@@ -2,11 +2,14 @@
 rules (docs/analysis.md), sharing no code with either engine. Works on bytes paths, so every name is exact.
 
 The result has the shape of DirectoryReport's typed tables, as plain tuples and dicts, for comparison.
+:func:`filoma_reference` does the same for filoma's result dict (vegafs.filoma.DirectoryProfiler).
 """
 from __future__ import annotations
 
 import os
+import random
 import stat
+from pathlib import Path
 
 
 def _suffix(name: bytes) -> bytes:
@@ -144,3 +147,88 @@ def comparable(ref: dict) -> dict:
     out = dict(ref)
     out["empty_folders"] = [(p, None) for p, _ in ref["empty_folders"]]
     return out
+
+
+def random_tree(root: Path, seed: int, files: int = 400) -> Path:
+    """Nested folders, mixed-case and missing extensions, empty files and folders, symlinks (to files,
+    folders and nowhere), same-folder hard links, a sparse file, a FIFO and non-UTF-8 names."""
+    rng = random.Random(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    dirs = [root]
+    for i in range(files // 8):
+        parent = rng.choice(dirs)
+        name = rng.choice(["src", "tests", "data", "docs", f"d{i}", "__pycache__", "build"])
+        child = parent / name
+        child.mkdir(exist_ok=True)
+        dirs.append(child)
+    extensions = [".txt", ".TXT", ".py", ".Py", ".tar.gz", "", ".json", "."]
+    for i in range(files):
+        folder = rng.choice(dirs)
+        path = folder / f"f{i}{rng.choice(extensions)}"
+        path.write_bytes(b"x" * rng.choice([0, 1, 7, 100, 4096, 10_000]))
+        os.utime(path, ns=(0, rng.randrange(10**9, 2 * 10**18)))
+    (root / "empty1").mkdir()
+    (root / "data").mkdir(exist_ok=True)
+    (root / "data" / "empty2").mkdir()
+    (root / ".bashrc").write_text("hidden, no extension")
+    (root / "link_to_file").symlink_to(root / ".bashrc")
+    (root / "link_to_dir").symlink_to(root / "data")
+    (root / "dangling").symlink_to(root / "missing")
+    original = root / "data" / "shared.bin"
+    original.write_bytes(b"h" * 5000)
+    os.link(original, root / "data" / "shared-again.bin")
+    with open(root / "sparse.img", "wb") as handle:
+        handle.truncate(50 * 1024 * 1024)
+    os.mkfifo(root / "pipe")
+    raw = os.fsencode(root)
+    os.mkdir(raw + b"/caf\xe9-dir")
+    with open(raw + b"/caf\xe9-dir/\xff\xfe.D\xc9", "wb") as handle:
+        handle.write(b"z" * 123_456)
+    os.mkdir(raw + b"/caf\xe9-dir/empty-\xff")
+    return root
+
+
+def filoma_reference(root: bytes, max_depth: int | None = None) -> dict:
+    """filoma 1.3's summary keys by filoma's rules, on lstat kinds (docs/compatibility-filoma.md): the
+    root is the folder at depth 0; with ``max_depth=N`` folders count to depth N and regular files to
+    N+1; ``depth_distribution`` counts folders per depth and ``max_depth`` is the deepest folder's;
+    a folder (the root too) is empty when it has no entries at all; file bytes count hard links once."""
+    files = 0
+    file_bytes = 0
+    seen: set = set()
+    extensions: dict = {}
+    names: dict = {}
+    empty: list = []
+    depths = {0: 1}
+
+    def visit(folder: bytes, depth: int) -> None:
+        nonlocal files, file_bytes
+        entries = os.listdir(folder)
+        if not entries:
+            empty.append(os.fsdecode(folder))
+        for name in entries:
+            path = folder.rstrip(b"/") + b"/" + name
+            info = os.lstat(path)
+            if stat.S_ISDIR(info.st_mode) and (max_depth is None or depth + 1 <= max_depth):
+                depths[depth + 1] = depths.get(depth + 1, 0) + 1
+                names[os.fsdecode(name)] = names.get(os.fsdecode(name), 0) + 1
+                visit(path, depth + 1)
+            elif stat.S_ISREG(info.st_mode) and (max_depth is None or depth + 1 <= max_depth + 1):
+                files += 1
+                if (info.st_dev, info.st_ino) not in seen:
+                    file_bytes += info.st_size
+                    seen.add((info.st_dev, info.st_ino))
+                ext = os.fsdecode(_suffix(name)).lower() or "<no extension>"
+                extensions[ext] = extensions.get(ext, 0) + 1
+
+    visit(root, 0)
+    folders = sum(depths.values())
+    return {
+        "summary": {"total_files": files, "total_folders": folders, "total_size_bytes": file_bytes,
+                    "total_size_mb": round(file_bytes / 2**20, 2), "avg_files_per_folder": round(files / folders, 2),
+                    "max_depth": max(depths), "empty_folder_count": len(empty)},
+        "file_extensions": extensions,
+        "common_folder_names": names,
+        "empty_folders": sorted(empty),
+        "depth_distribution": depths,
+    }

@@ -6,7 +6,6 @@ import errno
 import io
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -16,52 +15,13 @@ from pathlib import Path
 import pytest
 
 import vegafs
-from analyzeref import as_reference, comparable, reference
+from analyzeref import as_reference, comparable, random_tree, reference
 from conftest import interrupt_loop, make_tree
 
 
 def du(path, *args) -> int:
     out = subprocess.run(["du", "-s", *args, os.fsdecode(path)], capture_output=True, text=True, check=True).stdout
     return int(out.split()[0])
-
-
-def random_tree(root: Path, seed: int, files: int = 400) -> Path:
-    """Nested folders, mixed-case and missing extensions, empty files and folders, symlinks (to files,
-    folders and nowhere), same-folder hard links, a sparse file, a FIFO and non-UTF-8 names."""
-    rng = random.Random(seed)
-    root.mkdir(parents=True, exist_ok=True)
-    dirs = [root]
-    for i in range(files // 8):
-        parent = rng.choice(dirs)
-        name = rng.choice(["src", "tests", "data", "docs", f"d{i}", "__pycache__", "build"])
-        child = parent / name
-        child.mkdir(exist_ok=True)
-        dirs.append(child)
-    extensions = [".txt", ".TXT", ".py", ".Py", ".tar.gz", "", ".json", "."]
-    for i in range(files):
-        folder = rng.choice(dirs)
-        path = folder / f"f{i}{rng.choice(extensions)}"
-        path.write_bytes(b"x" * rng.choice([0, 1, 7, 100, 4096, 10_000]))
-        os.utime(path, ns=(0, rng.randrange(10**9, 2 * 10**18)))
-    (root / "empty1").mkdir()
-    (root / "data").mkdir(exist_ok=True)
-    (root / "data" / "empty2").mkdir()
-    (root / ".bashrc").write_text("hidden, no extension")
-    (root / "link_to_file").symlink_to(root / ".bashrc")
-    (root / "link_to_dir").symlink_to(root / "data")
-    (root / "dangling").symlink_to(root / "missing")
-    original = root / "data" / "shared.bin"
-    original.write_bytes(b"h" * 5000)
-    os.link(original, root / "data" / "shared-again.bin")
-    with open(root / "sparse.img", "wb") as handle:
-        handle.truncate(50 * 1024 * 1024)
-    os.mkfifo(root / "pipe")
-    raw = os.fsencode(root)
-    os.mkdir(raw + b"/caf\xe9-dir")
-    with open(raw + b"/caf\xe9-dir/\xff\xfe.D\xc9", "wb") as handle:
-        handle.write(b"z" * 123_456)
-    os.mkdir(raw + b"/caf\xe9-dir/empty-\xff")
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -377,28 +337,6 @@ def test_progress_callback_and_auto_progress(generated, capsys):
     assert seen and seen[-1].directories > 0 and seen[-1].entries > 0
     vegafs.analyze(generated)  # progress=None: stderr is not a terminal here, so nothing is drawn
     assert capsys.readouterr().err == ""
-
-
-def test_directory_profiler_is_filoma_compatible(generated, tmp_path):
-    profiler = vegafs.DirectoryProfiler(use_rust=True, use_parallel=True, parallel_threshold=10, top_n=5)
-    result = profiler.analyze(str(generated))
-    assert result["summary"]["total_files"] == result.totals.files
-    info = profiler.get_implementation_info()
-    assert info["using_rust"] and info["using_native"] and info["using_parallel"]
-    assert "parallel_threshold=10" in info["threads_reason"]
-    small = vegafs.DirectoryProfiler(parallel_threshold=1000)
-    (tmp_path / "x.txt").write_text("x")
-    small.analyze(tmp_path)
-    assert small.get_implementation_info()["threads"] == 1
-    assert "fewer than" in small.get_implementation_info()["threads_reason"]
-    python = vegafs.DirectoryProfiler(use_native=False, max_depth=2)
-    assert python.get_implementation_info()["python_fallback"]
-    assert python.analyze(generated).engine == "python"
-    assert python.analyze(generated).totals.max_depth == 2
-    out = io.StringIO()
-    rich_console = pytest.importorskip("rich.console")
-    profiler.print_report(result, rich_console.Console(file=out, width=100))
-    assert "Directory summary" in out.getvalue()
 
 
 def test_ctrl_c_cancels_analysis(tmp_path):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._analyze import DirectoryProfiler, analyze
+from ._analyze import analyze
 from ._fileops import (
     FileInfo,
     get_file_info,
@@ -59,6 +59,7 @@ from ._structure import (
 )
 from ._vectors import HashingEmbedder, QueryResult, Record, VectorStore
 from ._walk import walk, walk_parallel
+from .filoma import DirectoryProfiler
 from .errors import (
     CancelledError,
     ForkError,

@@ -1,4 +1,4 @@
-"""Directory analysis: :func:`analyze` and filoma's :class:`DirectoryProfiler`.
+"""Directory analysis: :func:`analyze` (filoma's ``DirectoryProfiler`` is in :mod:`vegafs.filoma`).
 
 Local trees are analysed by the native engine in one parallel pass (vega_analyze_start): no Python
 runs per file. fsspec URLs, and ``engine="python"``, use :class:`_PythonAnalysis`, which computes the
@@ -11,7 +11,6 @@ import heapq
 import os
 import stat as st
 import time
-import warnings
 from collections import Counter
 from typing import Any, Callable, Iterator, Literal, Optional
 
@@ -22,7 +21,7 @@ from ._patterns import Selection, walk_filter
 from ._progress import ProgressArg, reporter
 from ._report import DirectoryReport, build_report
 from ._scan import Filter
-from .errors import NativeLibraryError, VegaNotADirectoryError
+from .errors import VegaNotADirectoryError
 
 Engine = Literal["native", "python"]
 
@@ -312,120 +311,3 @@ def _fsspec_stat(item: dict[str, Any]) -> os.stat_result:
         st.S_IFREG if kind == "file" else 0)
     size, mtime_ns = _backend.stat_row(item)[:2]
     return os.stat_result((mode, 0, 0, 1, 0, 0, size, 0, mtime_ns // 10**9, 0), {"st_mtime_ns": mtime_ns, "st_blocks": 0})
-
-
-class DirectoryProfiler:
-    """filoma's ``DirectoryProfiler``, on the vegafs engines.
-
-    ``use_native`` (alias ``use_rust``, so filoma code runs unchanged) picks the native engine, falling
-    back to Python (with a warning) if the native library cannot be loaded. ``use_parallel`` with
-    ``parallel_threshold``: trees with at least that many entries (estimated by reading at most that
-    many) are analysed on every core, smaller ones on one thread. ``show_progress=None`` shows progress
-    on a terminal or in Jupyter. :meth:`analyze` returns a :class:`DirectoryReport`, which also reads
-    like filoma's result dict.
-    """
-
-    def __init__(self, use_native: bool = True, use_parallel: bool = True, parallel_threshold: int = 1000,
-                 max_depth: Optional[int] = None, show_progress: Optional[bool] = None, top_n: int = 10,
-                 follow_links: bool = False, *, use_rust: Optional[bool] = None, include: Filter = None,
-                 exclude: Filter = None, gitignore: bool = False) -> None:
-        if use_rust is not None:
-            use_native = use_rust
-        check_limits(max_depth, None)
-        if not isinstance(parallel_threshold, int) or parallel_threshold < 0:
-            raise ValueError(f"parallel_threshold must be a non-negative integer, not {parallel_threshold!r}")
-        self.use_parallel = use_parallel
-        self.parallel_threshold = parallel_threshold
-        self.max_depth = max_depth
-        self.show_progress = show_progress
-        self.top_n = top_n
-        self.follow_links = follow_links
-        self.include, self.exclude, self.gitignore = include, exclude, gitignore
-        self._native_loaded = self._load_native() if use_native else False
-        self.use_native = use_native and self._native_loaded
-        self._engine_reason = ("use_native=False" if not use_native else "the native library is loaded"
-                               if self._native_loaded else "the native library could not be loaded")
-        self._threads: Optional[int] = None
-        self._threads_reason = "not run yet"
-
-    @property
-    def use_rust(self) -> bool:
-        """filoma's name for :attr:`use_native`."""
-        return self.use_native
-
-    @staticmethod
-    def _load_native() -> bool:
-        try:
-            _native.native()
-            return True
-        except NativeLibraryError as error:
-            warnings.warn(f"vegafs: the native engine is not available, using Python: {error}", RuntimeWarning,
-                          stacklevel=4)
-            return False
-
-    def analyze(self, path: StrOrBytesPath, max_depth: Optional[int] = None) -> DirectoryReport:
-        """Analyse ``path`` (see :func:`analyze`). ``max_depth`` overrides the profiler's."""
-        root = fspath(path)
-        self._threads = self._choose_threads(root)
-        return analyze(root, max_depth=max_depth if max_depth is not None else self.max_depth, top_n=self.top_n,
-                       follow_links=self.follow_links, include=self.include, exclude=self.exclude,
-                       gitignore=self.gitignore, threads=self._threads, progress=self.show_progress,
-                       engine="native" if self.use_native else "python")
-
-    analyze_directory = analyze
-
-    def _choose_threads(self, root: str | bytes) -> Optional[int]:
-        if isinstance(root, str) and _backend.is_fsspec(root):
-            self._threads_reason = "an fsspec URL is analysed in Python"
-            return None
-        if not self.use_native:
-            self._threads_reason = "the Python engine is sequential"
-            return None
-        if not self.use_parallel:
-            self._threads_reason = "sequential: use_parallel=False"
-            return 1
-        if _estimate_entries(root, self.parallel_threshold) < self.parallel_threshold:
-            self._threads_reason = f"sequential: fewer than parallel_threshold={self.parallel_threshold} entries"
-            return 1
-        self._threads_reason = f"parallel: at least parallel_threshold={self.parallel_threshold} entries"
-        return None
-
-    def get_implementation_info(self) -> dict[str, Any]:
-        """Which engine runs and why, with filoma's keys (``rust_*`` mean the native engine)."""
-        parallel = self.use_native and self.use_parallel and self._threads != 1
-        return {
-            "engine": "native" if self.use_native else "python",
-            "reason": self._engine_reason,
-            "threads_reason": self._threads_reason,
-            "native_available": self._native_loaded,
-            "using_native": self.use_native,
-            "using_parallel": parallel,
-            "threads": (self._threads or len(os.sched_getaffinity(0))) if self.use_native else 1,
-            "rust_available": self._native_loaded,
-            "rust_parallel_available": self._native_loaded,
-            "using_rust": self.use_native,
-            "python_fallback": not self.use_native,
-        }
-
-    def print_report(self, report: DirectoryReport, console: Any = None) -> None:
-        report.print_report(console)
-
-    print_summary = print_report
-
-
-def _estimate_entries(root: str | bytes, limit: int) -> int:
-    """Entries below ``root``, counted breadth-first, stopping at ``limit`` (so it costs at most ``limit`` reads)."""
-    seen = 0
-    queue = [os.fsencode(root)]
-    while queue and seen < limit:
-        try:
-            with os.scandir(queue.pop(0)) as entries:
-                for entry in entries:
-                    seen += 1
-                    if seen >= limit:
-                        break
-                    if entry.is_dir(follow_symlinks=False):
-                        queue.append(entry.path)
-        except OSError:
-            continue
-    return seen

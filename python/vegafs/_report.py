@@ -182,16 +182,7 @@ class DirectoryReport(Mapping[str, Any]):
         items = t.files + t.folders
         return {
             "root_path": text(self.path),
-            "summary": {
-                "total_files": t.files,
-                "total_folders": t.folders,
-                "total_size_bytes": t.file_bytes,
-                "total_size_mb": round(t.file_bytes / (1024 * 1024), 2),
-                "avg_files_per_folder": round(t.files / t.folders, 2),
-                "max_depth": t.max_depth,
-                "empty_folder_count": t.empty_folders,
-                **asdict(t),
-            },
+            "summary": {**filoma_summary(t, t.max_depth), **asdict(t)},
             "file_extensions": {e.label: e.files for e in self.extensions},
             "common_folder_names": {n.name: n.count for n in self.folder_names},
             "empty_folders": [text(p) for p in self.empty_folders],
@@ -262,6 +253,19 @@ class DirectoryReport(Mapping[str, Any]):
     def _repr_html_(self) -> str:
         from ._render import html_report
         return html_report(self)
+
+
+def filoma_summary(t: Totals, max_depth: int) -> dict[str, Any]:
+    """filoma's ``summary`` keys for these totals, with ``max_depth`` as the caller counts it."""
+    return {
+        "total_files": t.files,
+        "total_folders": t.folders,
+        "total_size_bytes": t.file_bytes,
+        "total_size_mb": round(t.file_bytes / (1024 * 1024), 2),
+        "avg_files_per_folder": round(t.files / t.folders, 2),
+        "max_depth": max_depth,
+        "empty_folder_count": t.empty_folders,
+    }
 
 
 def build_report(path: PathText, engine: str, top_n: int, tables: list[RawTable], has_disk: bool,
